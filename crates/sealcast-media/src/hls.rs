@@ -1,0 +1,5 @@
+//! HLS: a keyframe-aligned MPEG-TS segmenter and a live media-playlist window.
+
+pub mod playlist;
+pub mod segmenter;
+pub mod window;
