@@ -114,7 +114,7 @@ impl AvcConfig {
             return Err(MediaError::InvalidAvcConfig("NAL unit length size 3 is not allowed"));
         }
         let mut pos = 5;
-        let mut read_sets = |count: usize, pos: &mut usize| -> Result<Vec<Vec<u8>>, MediaError> {
+        let read_sets = |count: usize, pos: &mut usize| -> Result<Vec<Vec<u8>>, MediaError> {
             let mut sets = Vec::with_capacity(count);
             for _ in 0..count {
                 let len_bytes = rec.get(*pos..*pos + 2).ok_or(MediaError::InvalidAvcConfig("truncated parameter set length"))?;
