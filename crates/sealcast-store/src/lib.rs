@@ -1,1 +1,304 @@
-//! placeholder
+//! Persistent store for Sealcast: SQLite through sqlx, with versioned migrations.
+//!
+//! The store holds configuration and *sealed* key material only. Nothing written here is a
+//! plaintext key: the KMS seals CMK material with the root key before it reaches
+//! [`Store::kms_insert_key`].
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use thiserror::Error;
+
+/// Store errors.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database schema version {found} is newer than this Sealcast supports ({supported}); upgrade Sealcast")]
+    SchemaTooNew { found: i64, supported: i64 },
+    #[error("{0} already exists")]
+    Conflict(String),
+}
+
+/// Ordered migrations for SQLite. Append only; never edit a released one.
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+
+/// A CMK record (no key material).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsKeyRecord {
+    pub key_id: String,
+    pub description: String,
+    /// Enabled, Disabled or PendingDeletion.
+    pub state: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    pub primary_version: String,
+    pub created_at: i64,
+    pub deletion_at: Option<i64>,
+}
+
+/// A sealed CMK version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KmsKeyVersionRecord {
+    pub key_id: String,
+    pub version_id: String,
+    pub sealed_material: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// Handle to the database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `path` and migrates it.
+    pub async fn open_sqlite(path: &Path) -> Result<Store, StoreError> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        Self::connect(opts, 4).await
+    }
+
+    /// A private in-memory database (tests and tools).
+    pub async fn open_memory() -> Result<Store, StoreError> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")?.foreign_keys(true);
+        Self::connect(opts, 1).await
+    }
+
+    async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<Store, StoreError> {
+        let pool = SqlitePoolOptions::new().max_connections(max).connect_with(opts).await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
+            .execute(&self.pool)
+            .await?;
+        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+            .fetch_one(&self.pool)
+            .await?;
+        let supported = SQLITE_MIGRATIONS.last().map_or(0, |m| m.0);
+        if current > supported {
+            return Err(StoreError::SchemaTooNew { found: current, supported });
+        }
+        for (version, sql) in SQLITE_MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version, "applied database migration");
+        }
+        Ok(())
+    }
+
+    /// Schema version after migrations.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetch_one(&self.pool).await?)
+    }
+
+    pub async fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = ?").bind(key).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Inserts a key with its first version atomically.
+    pub async fn kms_insert_key(&self, key: &KmsKeyRecord, version: &KmsKeyVersionRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO kms_keys (key_id, description, state, key_spec, key_usage, primary_version, created_at, deletion_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.key_id)
+        .bind(&key.description)
+        .bind(&key.state)
+        .bind(&key.key_spec)
+        .bind(&key.key_usage)
+        .bind(&key.primary_version)
+        .bind(key.created_at)
+        .bind(key.deletion_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_version(&mut tx, version).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Adds a version and makes it primary.
+    pub async fn kms_add_version(&self, version: &KmsKeyVersionRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        insert_version(&mut tx, version).await?;
+        sqlx::query("UPDATE kms_keys SET primary_version = ? WHERE key_id = ?")
+            .bind(&version.version_id)
+            .bind(&version.key_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn kms_get_key(&self, key_id: &str) -> Result<Option<KmsKeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT key_id, description, state, key_spec, key_usage, primary_version, created_at, deletion_at \
+             FROM kms_keys WHERE key_id = ?",
+        )
+        .bind(key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(KmsKeyRecord {
+                key_id: r.try_get(0)?,
+                description: r.try_get(1)?,
+                state: r.try_get(2)?,
+                key_spec: r.try_get(3)?,
+                key_usage: r.try_get(4)?,
+                primary_version: r.try_get(5)?,
+                created_at: r.try_get(6)?,
+                deletion_at: r.try_get(7)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn kms_list_keys(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT key_id FROM kms_keys ORDER BY created_at, key_id").fetch_all(&self.pool).await?)
+    }
+
+    pub async fn kms_set_state(&self, key_id: &str, state: &str, deletion_at: Option<i64>) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE kms_keys SET state = ?, deletion_at = ? WHERE key_id = ?")
+            .bind(state)
+            .bind(deletion_at)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    pub async fn kms_get_version(&self, key_id: &str, version_id: &str) -> Result<Option<KmsKeyVersionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT key_id, version_id, sealed_material, created_at FROM kms_key_versions WHERE key_id = ? AND version_id = ?",
+        )
+        .bind(key_id)
+        .bind(version_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(KmsKeyVersionRecord {
+                key_id: r.try_get(0)?,
+                version_id: r.try_get(1)?,
+                sealed_material: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn kms_set_alias(&self, alias: &str, key_id: &str) -> Result<(), StoreError> {
+        let r = sqlx::query("INSERT INTO kms_aliases (alias, key_id) VALUES (?, ?)").bind(alias).bind(key_id).execute(&self.pool).await;
+        match r {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(format!("alias {alias}"))),
+            other => other.map(|_| ()).map_err(StoreError::from),
+        }
+    }
+
+    pub async fn kms_resolve_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT key_id FROM kms_aliases WHERE alias = ?").bind(alias).fetch_optional(&self.pool).await?)
+    }
+
+    /// Closes the pool (flushes WAL on the last connection).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn insert_version(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, v: &KmsKeyVersionRecord) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO kms_key_versions (key_id, version_id, sealed_material, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&v.key_id)
+        .bind(&v.version_id)
+        .bind(&v.sealed_material)
+        .bind(v.created_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str) -> (KmsKeyRecord, KmsKeyVersionRecord) {
+        (
+            KmsKeyRecord {
+                key_id: id.into(),
+                description: "d".into(),
+                state: "Enabled".into(),
+                key_spec: "Aliyun_AES_256".into(),
+                key_usage: "ENCRYPT/DECRYPT".into(),
+                primary_version: "v1".into(),
+                created_at: 1,
+                deletion_at: None,
+            },
+            KmsKeyVersionRecord { key_id: id.into(), version_id: "v1".into(), sealed_material: vec![1, 2, 3], created_at: 1 },
+        )
+    }
+
+    #[tokio::test]
+    async fn kms_tables_roundtrip() {
+        let s = Store::open_memory().await.expect("open");
+        assert_eq!(s.schema_version().await.expect("version"), 1);
+        let (k, v) = key("k1");
+        s.kms_insert_key(&k, &v).await.expect("insert");
+        assert_eq!(s.kms_get_key("k1").await.expect("get"), Some(k.clone()));
+        assert_eq!(s.kms_get_version("k1", "v1").await.expect("get"), Some(v));
+        assert!(s.kms_insert_key(&k, &key("k1").1).await.is_err(), "duplicate id");
+        assert!(s.kms_set_state("k1", "Disabled", None).await.expect("update"));
+        assert!(!s.kms_set_state("nope", "Disabled", None).await.expect("update"));
+        s.kms_set_alias("alias/a", "k1").await.expect("alias");
+        assert!(matches!(s.kms_set_alias("alias/a", "k1").await, Err(StoreError::Conflict(_))));
+        assert_eq!(s.kms_resolve_alias("alias/a").await.expect("resolve").as_deref(), Some("k1"));
+        let v2 = KmsKeyVersionRecord { key_id: "k1".into(), version_id: "v2".into(), sealed_material: vec![4], created_at: 2 };
+        s.kms_add_version(&v2).await.expect("rotate");
+        assert_eq!(s.kms_get_key("k1").await.expect("get").map(|k| k.primary_version).as_deref(), Some("v2"));
+        assert_eq!(s.kms_list_keys().await.expect("list"), vec!["k1".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn file_database_persists_and_reopens() {
+        let dir = std::env::temp_dir().join(format!("sealcast-store-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let path = dir.join("t.db");
+        {
+            let s = Store::open_sqlite(&path).await.expect("open");
+            s.meta_set("a", "1").await.expect("set");
+            s.meta_set("a", "2").await.expect("overwrite");
+            s.close().await;
+        }
+        let s = Store::open_sqlite(&path).await.expect("reopen");
+        assert_eq!(s.meta_get("a").await.expect("get").as_deref(), Some("2"));
+        s.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
