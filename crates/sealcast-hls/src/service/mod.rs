@@ -1,0 +1,258 @@
+//! The HLS service: a hub consumer that runs one packager task per stream.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use sealcast_crypto::{aes128_cbc_encrypt, random_array};
+use sealcast_hub::{Delivery, HubConsumer, PublishInfo, StreamKey, Subscription};
+use sealcast_kms::{DataKey, KeySpec, Kms, KmsError};
+use sealcast_media::hls::playlist::{KeyTag, PlaylistSegment};
+use sealcast_media::hls::segmenter::{Segment, Segmenter, SegmenterConfig};
+use tokio_util::task::TaskTracker;
+
+use crate::config::{EncryptionMode, HlsConfig};
+use crate::keys::{key_context, KeyUri};
+use crate::output::Output;
+
+struct Inner {
+    cfg: HlsConfig,
+    kms: Arc<dyn Kms>,
+    outputs: Mutex<HashMap<StreamKey, Arc<Mutex<Output>>>>,
+    /// First data keys fetched at admission time, waiting for their packager.
+    prepared: Mutex<HashMap<(StreamKey, String), DataKey>>,
+    tasks: TaskTracker,
+}
+
+/// The HLS service. Cheap to clone.
+#[derive(Clone)]
+pub struct HlsService {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for HlsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HlsService").field("cfg", &self.inner.cfg).finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl HlsService {
+    pub fn new(cfg: HlsConfig, kms: Arc<dyn Kms>) -> Self {
+        HlsService {
+            inner: Arc::new(Inner {
+                cfg,
+                kms,
+                outputs: Mutex::default(),
+                prepared: Mutex::default(),
+                tasks: TaskTracker::new(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &HlsConfig {
+        &self.inner.cfg
+    }
+
+    /// Called before a publish is accepted: fetches the stream's first data key so that a KMS
+    /// failure (disabled key, outage) refuses the publish instead of producing no output.
+    pub async fn prepare_publish(&self, key: &StreamKey, domain: &str) -> Result<(), KmsError> {
+        if self.inner.cfg.encryption == EncryptionMode::None {
+            return Ok(());
+        }
+        let dk = self.new_data_key(key, domain).await?;
+        lock(&self.inner.prepared).insert((key.clone(), domain.to_string()), dk);
+        Ok(())
+    }
+
+    async fn new_data_key(&self, key: &StreamKey, domain: &str) -> Result<DataKey, KmsError> {
+        let ctx = key_context(domain, &key.app, &key.stream);
+        self.inner.kms.generate_data_key(None, KeySpec::Aes128, &ctx).await
+    }
+
+    /// The rendered playlist of a stream, once it has a segment.
+    pub fn playlist(&self, key: &StreamKey) -> Option<Bytes> {
+        let out = lock(&self.inner.outputs).get(key).cloned()?;
+        let o = lock(&out);
+        o.playlist()
+    }
+
+    /// An (encrypted) segment by name (`{epoch}-{seq}` without `.ts`).
+    pub fn segment(&self, key: &StreamKey, name: &str) -> Option<Bytes> {
+        let out = lock(&self.inner.outputs).get(key).cloned()?;
+        let o = lock(&out);
+        o.segment(name)
+    }
+
+    /// Bytes of segments held in memory, over all streams.
+    pub fn retained_bytes(&self) -> usize {
+        let outs: Vec<_> = lock(&self.inner.outputs).values().cloned().collect();
+        outs.iter().map(|o| lock(o).retained_bytes()).sum()
+    }
+
+    /// Drops outputs whose stream ended longer ago than the retention. Returns how many.
+    pub fn sweep(&self) -> usize {
+        let keep = self.inner.cfg.ended_retention;
+        let mut outs = lock(&self.inner.outputs);
+        let before = outs.len();
+        outs.retain(|_, o| lock(o).ended_at.is_none_or(|t| t.elapsed() < keep));
+        before - outs.len()
+    }
+
+    /// Runs [`Self::sweep`] periodically until `shutdown` fires.
+    pub async fn run_sweeper(&self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {
+                    let n = self.sweep();
+                    if n > 0 {
+                        tracing::debug!(removed = n, "removed ended HLS outputs");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for every packager to finish (after publishers have gone).
+    pub async fn wait_idle(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    fn output_for(&self, info: &PublishInfo) -> Arc<Mutex<Output>> {
+        let mut outs = lock(&self.inner.outputs);
+        if let Some(o) = outs.get(&info.key) {
+            lock(o).republish(info.session_id);
+            return o.clone();
+        }
+        let cfg = &self.inner.cfg;
+        let epoch = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+        let o = Arc::new(Mutex::new(Output::new(
+            cfg.playlist_length,
+            cfg.retain_extra,
+            cfg.segment_duration.as_millis() as u64,
+            format!("{epoch:x}"),
+            info.session_id,
+        )));
+        outs.insert(info.key.clone(), o.clone());
+        o
+    }
+}
+
+impl HubConsumer for HlsService {
+    fn on_publish(&self, info: Arc<PublishInfo>, sub: Subscription) {
+        let svc = self.clone();
+        self.inner.tasks.spawn(async move { svc.package(info, sub).await });
+    }
+}
+
+/// The current data key of a publish session.
+struct KeyPeriod {
+    key: DataKey,
+    started: Instant,
+    uri: String,
+}
+
+impl HlsService {
+    async fn package(&self, info: Arc<PublishInfo>, mut sub: Subscription) {
+        let key = &info.key;
+        let cfg = &self.inner.cfg;
+        let output = self.output_for(&info);
+        let mut segmenter = Segmenter::new(SegmenterConfig {
+            target_duration_ms: cfg.segment_duration.as_millis() as u64,
+            max_bytes: cfg.max_segment_bytes,
+            ..SegmenterConfig::default()
+        });
+        let prepared = lock(&self.inner.prepared).remove(&(key.clone(), info.domain.clone()));
+        let mut period = match prepared {
+            Some(k) => Some(self.period(k, &info)),
+            None => None,
+        };
+        let mut bad_frames = 0u64;
+        tracing::info!(stream = %key, session = info.session_id, "HLS packaging started");
+        while let Some(d) = sub.recv().await {
+            let frame = match d {
+                Delivery::Frame(f) => f,
+                Delivery::Resync { skipped } => {
+                    tracing::warn!(stream = %key, skipped, "HLS packager fell behind; resynchronising at a keyframe");
+                    if let Some(seg) = segmenter.finish() {
+                        self.store(&info, &output, seg, &mut period).await;
+                    }
+                    lock(&output).discontinuity();
+                    continue;
+                }
+            };
+            match segmenter.push(&frame) {
+                Ok(Some(seg)) => self.store(&info, &output, seg, &mut period).await,
+                Ok(None) => {}
+                Err(e) => {
+                    bad_frames += 1;
+                    if bad_frames.is_power_of_two() {
+                        tracing::warn!(stream = %key, error = %e, bad_frames, "skipping a malformed frame");
+                    }
+                }
+            }
+        }
+        if let Some(seg) = segmenter.finish() {
+            self.store(&info, &output, seg, &mut period).await;
+        }
+        let mut o = lock(&output);
+        if o.session_id == info.session_id {
+            o.end();
+        }
+        tracing::info!(stream = %key, session = info.session_id, "HLS packaging ended");
+    }
+
+    fn period(&self, key: DataKey, info: &PublishInfo) -> KeyPeriod {
+        let uri = KeyUri { domain: info.domain.clone(), ciphertext_blob: key.ciphertext_blob.clone() }.render(&info.key.stream);
+        KeyPeriod { key, started: Instant::now(), uri }
+    }
+
+    /// Encrypts and publishes one segment. Never stores plaintext: with encryption on and no
+    /// key available, the segment is dropped (and logged) rather than served in the clear.
+    async fn store(&self, info: &PublishInfo, output: &Mutex<Output>, seg: Segment, period: &mut Option<KeyPeriod>) {
+        let cfg = &self.inner.cfg;
+        let mut data = seg.data;
+        let mut line = PlaylistSegment::new(String::new(), seg.duration_ms);
+        if cfg.encryption == EncryptionMode::Aes128 {
+            let due = period.as_ref().is_none_or(|p| p.started.elapsed() >= cfg.key_rotation_interval);
+            if due {
+                match self.new_data_key(&info.key, &info.domain).await {
+                    Ok(k) => {
+                        tracing::info!(stream = %info.key, key_id = %k.key_id, "new data key period");
+                        *period = Some(self.period(k, info));
+                    }
+                    Err(e) => tracing::error!(stream = %info.key, error = %e, "cannot get a data key from the KMS"),
+                }
+            }
+            let Some(p) = period.as_ref() else {
+                tracing::error!(stream = %info.key, "dropping a segment: no data key is available");
+                return;
+            };
+            let (Ok(iv), Ok(k)) = (random_array::<16>(), p.key.plaintext.as_aes128()) else {
+                tracing::error!(stream = %info.key, "dropping a segment: random IV or key unavailable");
+                return;
+            };
+            if let Err(e) = aes128_cbc_encrypt(k, &iv, &mut data) {
+                tracing::error!(stream = %info.key, error = %e, "dropping a segment: encryption failed");
+                return;
+            }
+            line.key = Some(KeyTag { uri: p.uri.clone(), iv: Some(iv), keyformat: None, keyformat_versions: None });
+        }
+        let mut o = lock(output);
+        if o.session_id != info.session_id {
+            return; // a newer publish session owns this output
+        }
+        line.uri = o.next_segment_uri(&info.key.stream);
+        o.push(line, Bytes::from(data));
+    }
+}
+
+#[cfg(test)]
+mod tests;
