@@ -1,0 +1,196 @@
+//! Request routing and responses.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use sealcast_hls::{key_context, HlsService, KeyUri};
+use sealcast_kms::{Kms, KmsError};
+
+use crate::guard::{PlaybackGuard, PlaybackRequest, Resource};
+
+pub(crate) type Body = Full<Bytes>;
+
+/// The edge's shared state.
+pub struct Edge {
+    pub(crate) hls: HlsService,
+    pub(crate) kms: Arc<dyn Kms>,
+    pub(crate) guard: Arc<dyn PlaybackGuard>,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge").finish_non_exhaustive()
+    }
+}
+
+/// A parsed playback path.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Playlist { app: &'a str, stream: &'a str },
+    Segment { app: &'a str, stream: &'a str, name: &'a str },
+    Key { app: &'a str, stream: &'a str },
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
+    let valid = |s: &&str| !s.is_empty() && *s != "." && *s != "..";
+    match parts.as_slice() {
+        [app, file] if valid(app) => Some(Route::Playlist { app, stream: file.strip_suffix(".m3u8").filter(valid)? }),
+        [app, stream, "key"] if valid(app) && valid(stream) => Some(Route::Key { app, stream }),
+        [app, stream, file] if valid(app) && valid(stream) => {
+            Some(Route::Segment { app, stream, name: file.strip_suffix(".ts").filter(valid)? })
+        }
+        _ => None,
+    }
+}
+
+fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
+    let mut body = msg.into();
+    body.push('\n');
+    let mut r = Response::new(Full::new(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn ok(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(body));
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    r
+}
+
+impl Edge {
+    pub fn new(hls: HlsService, kms: Arc<dyn Kms>, guard: Arc<dyn PlaybackGuard>) -> Self {
+        Edge { hls, kms, guard }
+    }
+
+    /// Handles one request.
+    pub async fn handle<B>(&self, req: Request<B>, remote: SocketAddr, secure: bool) -> Response<Body> {
+        let mut resp = self.dispatch(&req, remote, secure).await;
+        let h = resp.headers_mut();
+        // Web players (hls.js) fetch cross-origin.
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        if req.method() == Method::HEAD {
+            let len = resp.headers().get(header::CONTENT_LENGTH).cloned();
+            let (parts, _) = resp.into_parts();
+            let mut r = Response::from_parts(parts, Full::new(Bytes::new()));
+            if let Some(l) = len {
+                r.headers_mut().insert(header::CONTENT_LENGTH, l);
+            }
+            return r;
+        }
+        resp
+    }
+
+    async fn dispatch<B>(&self, req: &Request<B>, remote: SocketAddr, secure: bool) -> Response<Body> {
+        match *req.method() {
+            Method::GET | Method::HEAD => {}
+            Method::OPTIONS => {
+                let mut r = text(StatusCode::NO_CONTENT, "");
+                *r.body_mut() = Full::new(Bytes::new());
+                r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+                r.headers_mut().insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+                return r;
+            }
+            _ => {
+                let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD");
+                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+                return r;
+            }
+        }
+        let path = req.uri().path();
+        let Some(route) = route(path) else {
+            return text(StatusCode::NOT_FOUND, "not found: playback paths are /{app}/{stream}.m3u8 and the URIs it lists");
+        };
+        let (resource, app, stream) = match &route {
+            Route::Playlist { app, stream } => (Resource::Playlist, *app, *stream),
+            Route::Segment { app, stream, .. } => (Resource::Segment, *app, *stream),
+            Route::Key { app, stream } => (Resource::Key, *app, *stream),
+        };
+        let host = req
+            .uri()
+            .host()
+            .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
+            .map(strip_port);
+        let pr = PlaybackRequest { resource, host, path, query: req.uri().query(), app, stream, remote, secure };
+        // The credential check: nothing is looked up before it passes.
+        if let Err(denied) = self.guard.check(&pr) {
+            return text(StatusCode::FORBIDDEN, format!("forbidden: {}", denied.0));
+        }
+        let key = sealcast_hub::StreamKey::new(app, stream);
+        match route {
+            Route::Playlist { .. } => match self.hls.playlist(&key) {
+                Some(body) => {
+                    let cache = if body.ends_with(b"#EXT-X-ENDLIST\n") { "max-age=10" } else { "max-age=1" };
+                    ok(body, "application/vnd.apple.mpegurl", cache)
+                }
+                None => text(StatusCode::NOT_FOUND, format!("stream {key} is not live or has no segment yet")),
+            },
+            Route::Segment { name, .. } => match self.hls.segment(&key, name) {
+                Some(body) => ok(body, "video/mp2t", "max-age=86400, immutable"),
+                None => text(StatusCode::NOT_FOUND, format!("segment {name} of {key} is not available")),
+            },
+            Route::Key { .. } => self.key(&key, req.uri().query().unwrap_or("")).await,
+        }
+    }
+
+    async fn key(&self, key: &sealcast_hub::StreamKey, query: &str) -> Response<Body> {
+        let ku = match KeyUri::from_query(query) {
+            Ok(k) => k,
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid key request: {e}")),
+        };
+        let ctx = key_context(&ku.domain, &key.app, &key.stream);
+        match self.kms.decrypt(&ku.ciphertext_blob, &ctx).await {
+            Ok(d) if d.plaintext.len() == 16 => {
+                let mut r = ok(Bytes::copy_from_slice(d.plaintext.expose()), "application/octet-stream", "no-store");
+                r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+                r
+            }
+            Ok(_) => text(StatusCode::BAD_REQUEST, "invalid key request: not a content key"),
+            Err(e) => {
+                let status = match e {
+                    KmsError::InvalidCiphertext(_) | KmsError::ContextMismatch | KmsError::Tampered => StatusCode::BAD_REQUEST,
+                    KmsError::KeyNotFound(_) => StatusCode::NOT_FOUND,
+                    KmsError::KeyDisabled(_) | KmsError::KeyPendingDeletion(_) => StatusCode::FORBIDDEN,
+                    _ => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                tracing::warn!(stream = %key, error = %e, "key request failed");
+                let mut r = text(status, format!("key request failed: {e}"));
+                if status == StatusCode::SERVICE_UNAVAILABLE {
+                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+                }
+                r
+            }
+        }
+    }
+}
+
+fn strip_port(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(route("/live/a.m3u8"), Some(Route::Playlist { app: "live", stream: "a" }));
+        assert_eq!(route("/live/a/18f-3.ts"), Some(Route::Segment { app: "live", stream: "a", name: "18f-3" }));
+        assert_eq!(route("/live/a/key"), Some(Route::Key { app: "live", stream: "a" }));
+        for bad in ["/", "/live", "/live/.m3u8", "/live/a.ts", "/../a.m3u8", "/a/b/c/d.ts", "live/a.m3u8", "/live/a/x.mp4"] {
+            assert_eq!(route(bad), None, "{bad}");
+        }
+        assert_eq!(strip_port("example.com:8080"), "example.com");
+        assert_eq!(strip_port("[::1]:80"), "::1");
+    }
+}
