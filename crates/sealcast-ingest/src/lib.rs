@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sealcast_hub::Hub;
-pub use sealcast_rtmp::ServerConfig;
+pub use sealcast_rtmp::{PublishRequest, ServerConfig};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;

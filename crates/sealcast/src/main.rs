@@ -1,1 +1,137 @@
-fn main() {}
+//! `sealcast`: the self-hosted secure live-streaming server.
+//!
+//! Thin wiring: configuration and CLI here; the work is in the `sealcast-*` crates.
+#![forbid(unsafe_code)]
+
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Encryption};
+
+#[derive(Debug, Parser)]
+#[command(name = "sealcast", version, about = "Self-hosted secure live streaming: RTMP in, encrypted HLS out")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (RTMP ingest, HLS playback, control API) with an embedded SQLite database
+    /// and built-in KMS in --data-dir.
+    Serve(ServeArgs),
+}
+
+/// Flags override the config file; each has a SEALCAST_* environment variable.
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// TOML configuration file (keys documented in docs/configuration.md).
+    #[arg(long, env = "SEALCAST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the database and the root-key file [default: ./sealcast-data].
+    #[arg(long, env = "SEALCAST_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// RTMP ingest listener [default: 0.0.0.0:1935].
+    #[arg(long, env = "SEALCAST_RTMP_LISTEN")]
+    rtmp_listen: Option<std::net::SocketAddr>,
+    /// HTTP playback listener [default: 0.0.0.0:8080].
+    #[arg(long, env = "SEALCAST_HTTP_LISTEN")]
+    http_listen: Option<std::net::SocketAddr>,
+    /// HTTPS playback listener [default: 0.0.0.0:8443]; serves once a certificate is configured.
+    #[arg(long, env = "SEALCAST_HTTPS_LISTEN")]
+    https_listen: Option<std::net::SocketAddr>,
+    /// Control API listener [default: 127.0.0.1:8081].
+    #[arg(long, env = "SEALCAST_API_LISTEN")]
+    api_listen: Option<std::net::SocketAddr>,
+    /// HLS encryption [default: aes-128]; `none` is for debugging only.
+    #[arg(long, env = "SEALCAST_ENCRYPTION")]
+    encryption: Option<Encryption>,
+    /// Seconds between data-key rotations, 60..=3600 [default: 3600].
+    #[arg(long, env = "SEALCAST_KEY_ROTATION_INTERVAL")]
+    key_rotation_interval: Option<u64>,
+    /// Target HLS segment duration in seconds [default: 2].
+    #[arg(long, env = "SEALCAST_SEGMENT_DURATION")]
+    segment_duration: Option<u64>,
+    /// Segments listed in a live playlist [default: 6].
+    #[arg(long, env = "SEALCAST_PLAYLIST_LENGTH")]
+    playlist_length: Option<usize>,
+    /// Log filter, e.g. `info` or `sealcast_ingest=debug` [default: info].
+    #[arg(long, env = "SEALCAST_LOG")]
+    log: Option<String>,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> anyhow::Result<Config> {
+        let mut c = match &self.config {
+            Some(p) => Config::from_file(p)?,
+            None => Config::default(),
+        };
+        if let Some(v) = self.data_dir {
+            c.data_dir = v;
+        }
+        if let Some(v) = self.rtmp_listen {
+            c.rtmp_listen = v;
+        }
+        if let Some(v) = self.http_listen {
+            c.http_listen = v;
+        }
+        if let Some(v) = self.https_listen {
+            c.https_listen = v;
+        }
+        if let Some(v) = self.api_listen {
+            c.api_listen = v;
+        }
+        if let Some(v) = self.encryption {
+            c.hls.encryption = v;
+        }
+        if let Some(v) = self.key_rotation_interval {
+            c.hls.key_rotation_interval = v;
+        }
+        if let Some(v) = self.segment_duration {
+            c.hls.segment_duration = v;
+        }
+        if let Some(v) = self.playlist_length {
+            c.hls.playlist_length = v;
+        }
+        if let Some(v) = self.log {
+            c.log = v;
+        }
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = match args.into_config() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("sealcast: {e:#}");
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            serve::init_logging(&config.log);
+            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("sealcast: cannot start the async runtime: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(serve::run(config)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("sealcast: {e:#}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

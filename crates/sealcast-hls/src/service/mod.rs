@@ -156,7 +156,18 @@ impl HubConsumer for HlsService {
 struct KeyPeriod {
     key: DataKey,
     started: Instant,
+    /// Media time (ms) of the first segment under this key; set when first used.
+    media_start: Option<u64>,
     uri: String,
+}
+
+impl KeyPeriod {
+    /// A period covers at most the rotation interval of wall-clock time *and* of media time
+    /// (a publisher pushing faster than real time still gets its keys rotated).
+    fn expired(&self, interval: Duration, media_ms: u64) -> bool {
+        self.started.elapsed() >= interval
+            || self.media_start.is_some_and(|s| media_ms.saturating_sub(s) >= interval.as_millis() as u64)
+    }
 }
 
 impl HlsService {
@@ -211,17 +222,17 @@ impl HlsService {
 
     fn period(&self, key: DataKey, info: &PublishInfo) -> KeyPeriod {
         let uri = KeyUri { domain: info.domain.clone(), ciphertext_blob: key.ciphertext_blob.clone() }.render(&info.key.stream);
-        KeyPeriod { key, started: Instant::now(), uri }
+        KeyPeriod { key, started: Instant::now(), media_start: None, uri }
     }
 
     /// Encrypts and publishes one segment. Never stores plaintext: with encryption on and no
     /// key available, the segment is dropped (and logged) rather than served in the clear.
     async fn store(&self, info: &PublishInfo, output: &Mutex<Output>, seg: Segment, period: &mut Option<KeyPeriod>) {
         let cfg = &self.inner.cfg;
-        let mut data = seg.data;
-        let mut line = PlaylistSegment::new(String::new(), seg.duration_ms);
+        let Segment { start_ms, duration_ms, mut data, .. } = seg;
+        let mut line = PlaylistSegment::new(String::new(), duration_ms);
         if cfg.encryption == EncryptionMode::Aes128 {
-            let due = period.as_ref().is_none_or(|p| p.started.elapsed() >= cfg.key_rotation_interval);
+            let due = period.as_ref().is_none_or(|p| p.expired(cfg.key_rotation_interval, start_ms));
             if due {
                 match self.new_data_key(&info.key, &info.domain).await {
                     Ok(k) => {
@@ -231,10 +242,11 @@ impl HlsService {
                     Err(e) => tracing::error!(stream = %info.key, error = %e, "cannot get a data key from the KMS"),
                 }
             }
-            let Some(p) = period.as_ref() else {
+            let Some(p) = period.as_mut() else {
                 tracing::error!(stream = %info.key, "dropping a segment: no data key is available");
                 return;
             };
+            p.media_start.get_or_insert(start_ms);
             let (Ok(iv), Ok(k)) = (random_array::<16>(), p.key.plaintext.as_aes128()) else {
                 tracing::error!(stream = %info.key, "dropping a segment: random IV or key unavailable");
                 return;

@@ -1,0 +1,193 @@
+//! Configuration: defaults, then the TOML file (`--config`), then `SEALCAST_*` environment
+//! variables and command-line flags. Every key is documented in docs/configuration.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Encryption of HLS output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encryption {
+    /// AES-128 (RFC 8216) with per-stream KMS data keys.
+    #[default]
+    #[value(name = "aes-128")]
+    #[serde(rename = "aes-128")]
+    Aes128,
+    /// No encryption (debugging only).
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub rtmp_listen: SocketAddr,
+    pub http_listen: SocketAddr,
+    pub https_listen: SocketAddr,
+    pub api_listen: SocketAddr,
+    /// tracing filter, e.g. `info` or `sealcast=debug`.
+    pub log: String,
+    pub hls: HlsSection,
+    pub rtmp: RtmpSection,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HlsSection {
+    pub encryption: Encryption,
+    /// Seconds; 60..=3600.
+    pub key_rotation_interval: u64,
+    /// Seconds; 1..=30.
+    pub segment_duration: u64,
+    /// 2..=30.
+    pub playlist_length: usize,
+    /// Seconds an ended stream's playlist stays available.
+    pub ended_retention: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RtmpSection {
+    /// Bytes; largest RTMP message accepted.
+    pub max_message_size: usize,
+    pub max_chunk_streams: usize,
+    pub max_connections: usize,
+    /// Seconds.
+    pub handshake_timeout: u64,
+    /// Seconds.
+    pub idle_timeout: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./sealcast-data"),
+            rtmp_listen: ([0, 0, 0, 0], 1935).into(),
+            http_listen: ([0, 0, 0, 0], 8080).into(),
+            https_listen: ([0, 0, 0, 0], 8443).into(),
+            api_listen: ([127, 0, 0, 1], 8081).into(),
+            log: "info".into(),
+            hls: HlsSection::default(),
+            rtmp: RtmpSection::default(),
+        }
+    }
+}
+
+impl Default for HlsSection {
+    fn default() -> Self {
+        HlsSection {
+            encryption: Encryption::Aes128,
+            key_rotation_interval: 3600,
+            segment_duration: 2,
+            playlist_length: 6,
+            ended_retention: 120,
+        }
+    }
+}
+
+impl Default for RtmpSection {
+    fn default() -> Self {
+        RtmpSection {
+            max_message_size: 16 << 20,
+            max_chunk_streams: 64,
+            max_connections: 1024,
+            handshake_timeout: 10,
+            idle_timeout: 30,
+        }
+    }
+}
+
+/// A configuration value out of range, named by its key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key} = {value} is out of range: {rule}")]
+    Range { key: &'static str, value: String, rule: &'static str },
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("invalid config file {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+}
+
+fn range<T: PartialOrd + std::fmt::Display>(key: &'static str, v: T, lo: T, hi: T, rule: &'static str) -> Result<(), ConfigError> {
+    if v < lo || v > hi {
+        return Err(ConfigError::Range { key, value: v.to_string(), rule });
+    }
+    Ok(())
+}
+
+impl Config {
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), source: Box::new(e) })
+    }
+
+    /// Checks every bounded value.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let h = &self.hls;
+        range("hls.key_rotation_interval", h.key_rotation_interval, 60, 3600, "must be 60..=3600 seconds")?;
+        range("hls.segment_duration", h.segment_duration, 1, 30, "must be 1..=30 seconds")?;
+        range("hls.playlist_length", h.playlist_length, 2, 30, "must be 2..=30 segments")?;
+        range("hls.ended_retention", h.ended_retention, 0, 86_400, "must be 0..=86400 seconds")?;
+        let r = &self.rtmp;
+        range("rtmp.max_message_size", r.max_message_size, 64 << 10, 256 << 20, "must be 64 KiB..=256 MiB")?;
+        range("rtmp.max_chunk_streams", r.max_chunk_streams, 4, 1024, "must be 4..=1024")?;
+        range("rtmp.max_connections", r.max_connections, 1, 100_000, "must be 1..=100000")?;
+        range("rtmp.handshake_timeout", r.handshake_timeout, 1, 300, "must be 1..=300 seconds")?;
+        range("rtmp.idle_timeout", r.idle_timeout, 1, 3600, "must be 1..=3600 seconds")?;
+        Ok(())
+    }
+
+    pub fn hls(&self) -> sealcast_hls::HlsConfig {
+        sealcast_hls::HlsConfig {
+            segment_duration: Duration::from_secs(self.hls.segment_duration),
+            playlist_length: self.hls.playlist_length,
+            ended_retention: Duration::from_secs(self.hls.ended_retention),
+            encryption: match self.hls.encryption {
+                Encryption::Aes128 => sealcast_hls::EncryptionMode::Aes128,
+                Encryption::None => sealcast_hls::EncryptionMode::None,
+            },
+            key_rotation_interval: Duration::from_secs(self.hls.key_rotation_interval),
+            ..sealcast_hls::HlsConfig::default()
+        }
+    }
+
+    pub fn ingest(&self) -> sealcast_ingest::IngestConfig {
+        let r = &self.rtmp;
+        let rtmp = sealcast_ingest::ServerConfig {
+            max_message_size: r.max_message_size,
+            max_chunk_streams: r.max_chunk_streams,
+            max_buffered: r.max_message_size + (1 << 20),
+            ..sealcast_ingest::ServerConfig::default()
+        };
+        sealcast_ingest::IngestConfig {
+            rtmp,
+            handshake_timeout: Duration::from_secs(r.handshake_timeout),
+            idle_timeout: Duration::from_secs(r.idle_timeout),
+            max_connections: r.max_connections,
+            ..sealcast_ingest::IngestConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate_and_file_overrides() {
+        Config::default().validate().expect("defaults are valid");
+        let c: Config = toml::from_str("rtmp_listen = \"127.0.0.1:1\"\n[hls]\nencryption = \"none\"\nkey_rotation_interval = 60\n").expect("parse");
+        assert_eq!(c.hls.encryption, Encryption::None);
+        assert_eq!(c.rtmp_listen.port(), 1);
+        assert_eq!(c.hls.playlist_length, 6, "unset keys keep defaults");
+        c.validate().expect("valid");
+        let mut bad = Config::default();
+        bad.hls.key_rotation_interval = 59;
+        assert!(bad.validate().expect_err("too short").to_string().contains("hls.key_rotation_interval"));
+        assert!(toml::from_str::<Config>("nonsense_key = 1").is_err(), "unknown keys are rejected");
+    }
+}

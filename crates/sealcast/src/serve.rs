@@ -1,0 +1,150 @@
+//! `sealcast serve`: opens the store and KMS, binds every listener, runs until a signal.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use sealcast_edge::{AllowAll as OpenPlayback, Edge, EdgeConfig};
+use sealcast_hls::HlsService;
+use sealcast_hub::{Hub, HubConfig, StreamKey};
+use sealcast_ingest::{validate_name, Admission, PublishRequest, Rejection};
+use sealcast_kms::{BuiltinKms, Kms, RootKey, RootKeySource};
+use sealcast_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+
+pub fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// Admission for publishes: valid names, then the stream's first data key from the KMS (a
+/// KMS failure refuses the publish with a clear status instead of producing nothing).
+/// Publish credentials are checked here once configured.
+struct PublishAdmission {
+    hls: HlsService,
+}
+
+#[async_trait]
+impl Admission for PublishAdmission {
+    async fn admit(&self, req: &PublishRequest, _remote: SocketAddr) -> Result<(), Rejection> {
+        validate_name("app", &req.app)?;
+        validate_name("stream", &req.stream)?;
+        let key = StreamKey::new(req.app.clone(), req.stream.clone());
+        let domain = req.host.clone().unwrap_or_default();
+        self.hls
+            .prepare_publish(&key, &domain)
+            .await
+            .map_err(|e| Rejection::rejected(format!("cannot provision the stream encryption key: {e}")))
+    }
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
+    let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
+
+    let root_env = std::env::var("SEALCAST_ROOT_KEY").ok();
+    let root = RootKey::load(root_env.as_deref(), &cfg.data_dir)?;
+    if let RootKeySource::Generated(path) = root.source() {
+        tracing::warn!(
+            path = %path.display(),
+            "generated a new root key; back it up: without it the keys in this database cannot be recovered"
+        );
+    }
+    let store = Store::open_sqlite(&cfg.data_dir.join("sealcast.db")).await.context("cannot open the database")?;
+    let kms: Arc<BuiltinKms> = Arc::new(BuiltinKms::open(store.clone(), root).await.context("cannot open the KMS")?);
+    let kms_dyn: Arc<dyn Kms> = kms.clone();
+
+    let hub = Hub::new(HubConfig::default());
+    let hls = HlsService::new(cfg.hls(), kms_dyn.clone());
+    hub.add_consumer(Arc::new(hls.clone()));
+    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), Arc::new(OpenPlayback)));
+
+    let rtmp = bind("RTMP", cfg.rtmp_listen).await?;
+    let http = bind("HTTP", cfg.http_listen).await?;
+    let api = bind("the API", cfg.api_listen).await?;
+    let (rtmp_addr, http_addr, api_addr) = (rtmp.local_addr()?, http.local_addr()?, api.local_addr()?);
+
+    let shutdown = CancellationToken::new();
+    let ingest_tasks = TaskTracker::new();
+    let edge_tasks = TaskTracker::new();
+    let ready = sealcast_api::Readiness::default();
+
+    let admission = Arc::new(PublishAdmission { hls: hls.clone() });
+    let ingest = tokio::spawn(sealcast_ingest::serve(
+        rtmp,
+        hub.clone(),
+        admission,
+        cfg.ingest(),
+        shutdown.clone(),
+        ingest_tasks.clone(),
+    ));
+    let http_server = tokio::spawn(sealcast_edge::serve(http, edge, EdgeConfig::default(), shutdown.clone(), edge_tasks.clone()));
+    // The API stops last so /healthz answers until the end.
+    let api_shutdown = CancellationToken::new();
+    let api_server = tokio::spawn(sealcast_api::serve(api, ready.clone(), api_shutdown.clone()));
+    let sweeper = tokio::spawn({
+        let hls = hls.clone();
+        let s = shutdown.clone();
+        async move { hls.run_sweeper(s).await }
+    });
+
+    ready.set_ready(true);
+    tracing::info!(
+        rtmp = %rtmp_addr, http = %http_addr, api = %api_addr,
+        encryption = ?cfg.hls.encryption, kms_default_key = kms.default_key_id(),
+        "ready"
+    );
+    if cfg.hls.encryption == crate::config::Encryption::None {
+        tracing::warn!("HLS encryption is off (--encryption none): segments are served in the clear");
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: ending publishes, finalizing playlists");
+    ready.set_ready(false);
+    shutdown.cancel();
+    let _ = ingest.await;
+    ingest_tasks.close();
+    if tokio::time::timeout(Duration::from_secs(10), ingest_tasks.wait()).await.is_err() {
+        tracing::warn!("some RTMP connections did not close within 10 s");
+    }
+    if tokio::time::timeout(Duration::from_secs(10), hls.wait_idle()).await.is_err() {
+        tracing::warn!("some HLS packagers did not finish within 10 s");
+    }
+    let _ = http_server.await;
+    edge_tasks.close();
+    let _ = tokio::time::timeout(Duration::from_secs(6), edge_tasks.wait()).await;
+    let _ = sweeper.await;
+    api_shutdown.cancel();
+    let _ = api_server.await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = int.recv() => tracing::info!("received SIGINT"),
+    }
+}
