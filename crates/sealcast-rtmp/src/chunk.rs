@@ -35,6 +35,9 @@ pub struct ChunkDecoder {
     chunk_size: usize,
     max_message_size: usize,
     max_chunk_streams: usize,
+    /// Bound on bytes held in partial messages over all chunk streams.
+    max_pending: usize,
+    pending: usize,
     streams: HashMap<u32, ChunkStreamState>,
 }
 
@@ -42,7 +45,8 @@ const EXTENDED: u32 = 0x00ff_ffff;
 
 impl ChunkDecoder {
     pub fn new(max_message_size: usize, max_chunk_streams: usize) -> Self {
-        ChunkDecoder { chunk_size: 128, max_message_size, max_chunk_streams, streams: HashMap::new() }
+        let max_pending = max_message_size.saturating_add(1 << 20);
+        ChunkDecoder { chunk_size: 128, max_message_size, max_chunk_streams, max_pending, pending: 0, streams: HashMap::new() }
     }
 
     /// Applies a peer's Set Chunk Size.
@@ -56,8 +60,8 @@ impl ChunkDecoder {
 
     /// Drops a partially received message (Abort message).
     pub fn abort(&mut self, csid: u32) {
-        if let Some(s) = self.streams.get_mut(&csid) {
-            s.partial = None;
+        if let Some(p) = self.streams.get_mut(&csid).and_then(|s| s.partial.take()) {
+            self.pending -= p.len();
         }
     }
 
@@ -99,6 +103,7 @@ impl ChunkDecoder {
         }
         let max_message_size = self.max_message_size;
         let chunk_size = self.chunk_size;
+        let max_pending = self.max_pending;
         let st = self.streams.entry(csid).or_default();
 
         let u24 = |b: &[u8]| ((b[0] as u32) << 16) | ((b[1] as u32) << 8) | b[2] as u32;
@@ -135,6 +140,11 @@ impl ChunkDecoder {
         let take = remaining.min(chunk_size);
         let Some(data) = buf.get(pos..pos + take) else { return Ok(None) };
         pos += take;
+        let abandoned = if continuing { 0 } else { st.partial.as_ref().map_or(0, |p| p.len()) };
+        if self.pending - abandoned + take > max_pending {
+            return Err(RtmpError::MessageTooLarge { len: self.pending - abandoned + take, max: max_pending });
+        }
+        self.pending = self.pending - abandoned + take;
 
         // Commit the header.
         if !continuing {
@@ -166,6 +176,7 @@ impl ChunkDecoder {
             return Ok(Some((pos, None)));
         }
         let payload = st.partial.take().map(BytesMut::freeze).unwrap_or_default();
+        self.pending -= payload.len();
         Ok(Some((
             pos,
             Some(RawMessage { csid, timestamp: st.timestamp, type_id: st.type_id, stream_id: st.stream_id, payload }),
@@ -299,6 +310,32 @@ mod tests {
         assert_eq!(dec.decode(&[0x04, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]), Err(RtmpError::TooManyChunkStreams(2)));
         assert!(dec.set_chunk_size(0).is_err());
         assert!(dec.set_chunk_size(0x8000_0000).is_err());
+    }
+
+    #[test]
+    fn pending_bytes_over_all_chunk_streams_are_bounded() {
+        // Three chunk streams each hold the first 128-byte chunk of a 600-byte message:
+        // 384 pending bytes exceed a 300-byte bound although each message is allowed.
+        let mut dec = ChunkDecoder::new(600, 16);
+        dec.max_pending = 300;
+        let mut enc = ChunkEncoder::default();
+        enc.set_chunk_size(128);
+        let mut buf = Vec::new();
+        for csid in 3..6 {
+            // Only the first chunk (128 bytes) of each message.
+            let mut one = Vec::new();
+            enc.write(&mut one, csid, 0, 9, 1, &[0u8; 600]);
+            buf.extend_from_slice(&one[..12 + 128]);
+        }
+        let mut pos = 0;
+        let err = loop {
+            match dec.decode(&buf[pos..]) {
+                Ok(Some((n, _))) => pos += n,
+                Ok(None) => panic!("ran out of input before hitting the bound"),
+                Err(e) => break e,
+            }
+        };
+        assert!(matches!(err, RtmpError::MessageTooLarge { max: 300, .. }), "{err}");
     }
 
     proptest! {

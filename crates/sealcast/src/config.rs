@@ -91,7 +91,7 @@ impl Default for HlsSection {
 impl Default for RtmpSection {
     fn default() -> Self {
         RtmpSection {
-            max_message_size: 16 << 20,
+            max_message_size: 8 << 20,
             max_chunk_streams: 64,
             max_connections: 1024,
             handshake_timeout: 10,
@@ -133,7 +133,7 @@ impl Config {
         range("hls.playlist_length", h.playlist_length, 2, 30, "must be 2..=30 segments")?;
         range("hls.ended_retention", h.ended_retention, 0, 86_400, "must be 0..=86400 seconds")?;
         let r = &self.rtmp;
-        range("rtmp.max_message_size", r.max_message_size, 64 << 10, 256 << 20, "must be 64 KiB..=256 MiB")?;
+        range("rtmp.max_message_size", r.max_message_size, 64 << 10, 0xff_ffff, "must be 64 KiB..=16777215 bytes (RTMP lengths are 24-bit)")?;
         range("rtmp.max_chunk_streams", r.max_chunk_streams, 4, 1024, "must be 4..=1024")?;
         range("rtmp.max_connections", r.max_connections, 1, 100_000, "must be 1..=100000")?;
         range("rtmp.handshake_timeout", r.handshake_timeout, 1, 300, "must be 1..=300 seconds")?;

@@ -32,11 +32,11 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             out_chunk_size: 4096,
-            max_message_size: 16 << 20,
+            max_message_size: 8 << 20,
             max_chunk_streams: 64,
             max_streams: 8,
             window_ack_size: 2_500_000,
-            max_buffered: 17 << 20,
+            max_buffered: 9 << 20,
         }
     }
 }

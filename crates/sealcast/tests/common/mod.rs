@@ -107,6 +107,18 @@ impl Server {
         self.log.lock().expect("log").clone()
     }
 
+    /// Waits until the log contains `needle`; returns whether it did within `secs`.
+    pub fn wait_log(&self, needle: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     pub fn get(&self, path: &str) -> (u16, Vec<u8>) {
         http_get(self.http, path)
     }
