@@ -94,7 +94,8 @@ impl Edge {
             Method::OPTIONS => {
                 let mut r = text(StatusCode::NO_CONTENT, "");
                 *r.body_mut() = Full::new(Bytes::new());
-                r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+                r.headers_mut()
+                    .insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
                 r.headers_mut().insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
                 return r;
             }
@@ -106,18 +107,18 @@ impl Edge {
         }
         let path = req.uri().path();
         let Some(route) = route(path) else {
-            return text(StatusCode::NOT_FOUND, "not found: playback paths are /{app}/{stream}.m3u8 and the URIs it lists");
+            return text(
+                StatusCode::NOT_FOUND,
+                "not found: playback paths are /{app}/{stream}.m3u8 and the URIs it lists",
+            );
         };
         let (resource, app, stream) = match &route {
             Route::Playlist { app, stream } => (Resource::Playlist, *app, *stream),
             Route::Segment { app, stream, .. } => (Resource::Segment, *app, *stream),
             Route::Key { app, stream } => (Resource::Key, *app, *stream),
         };
-        let host = req
-            .uri()
-            .host()
-            .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()))
-            .map(strip_port);
+        let host =
+            req.uri().host().or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok())).map(strip_port);
         let pr = PlaybackRequest { resource, host, path, query: req.uri().query(), app, stream, remote, secure };
         // The credential check: nothing is looked up before it passes.
         if let Err(denied) = self.guard.check(&pr) {
@@ -155,7 +156,9 @@ impl Edge {
             Ok(_) => text(StatusCode::BAD_REQUEST, "invalid key request: not a content key"),
             Err(e) => {
                 let status = match e {
-                    KmsError::InvalidCiphertext(_) | KmsError::ContextMismatch | KmsError::Tampered => StatusCode::BAD_REQUEST,
+                    KmsError::InvalidCiphertext(_) | KmsError::ContextMismatch | KmsError::Tampered => {
+                        StatusCode::BAD_REQUEST
+                    }
                     KmsError::KeyNotFound(_) => StatusCode::NOT_FOUND,
                     KmsError::KeyDisabled(_) | KmsError::KeyPendingDeletion(_) => StatusCode::FORBIDDEN,
                     _ => StatusCode::SERVICE_UNAVAILABLE,
@@ -187,7 +190,9 @@ mod tests {
         assert_eq!(route("/live/a.m3u8"), Some(Route::Playlist { app: "live", stream: "a" }));
         assert_eq!(route("/live/a/18f-3.ts"), Some(Route::Segment { app: "live", stream: "a", name: "18f-3" }));
         assert_eq!(route("/live/a/key"), Some(Route::Key { app: "live", stream: "a" }));
-        for bad in ["/", "/live", "/live/.m3u8", "/live/a.ts", "/../a.m3u8", "/a/b/c/d.ts", "live/a.m3u8", "/live/a/x.mp4"] {
+        for bad in
+            ["/", "/live", "/live/.m3u8", "/live/a.ts", "/../a.m3u8", "/a/b/c/d.ts", "live/a.m3u8", "/live/a/x.mp4"]
+        {
             assert_eq!(route(bad), None, "{bad}");
         }
         assert_eq!(strip_port("example.com:8080"), "example.com");

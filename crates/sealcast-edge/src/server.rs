@@ -26,12 +26,22 @@ pub struct EdgeConfig {
 
 impl Default for EdgeConfig {
     fn default() -> Self {
-        EdgeConfig { header_read_timeout: Duration::from_secs(10), max_header_bytes: 64 * 1024, max_connections: 10_000 }
+        EdgeConfig {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            max_connections: 10_000,
+        }
     }
 }
 
 /// Serves plain HTTP until `shutdown`; open connections finish their requests gracefully.
-pub async fn serve(listener: TcpListener, edge: Arc<Edge>, cfg: EdgeConfig, shutdown: CancellationToken, tasks: TaskTracker) {
+pub async fn serve(
+    listener: TcpListener,
+    edge: Arc<Edge>,
+    cfg: EdgeConfig,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+) {
     let slots = Arc::new(Semaphore::new(cfg.max_connections));
     loop {
         let (stream, remote) = tokio::select! {

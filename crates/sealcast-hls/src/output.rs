@@ -20,7 +20,13 @@ pub(crate) struct Output {
 }
 
 impl Output {
-    pub(crate) fn new(playlist_length: usize, retain_extra: usize, target_ms: u64, epoch: String, session_id: u64) -> Self {
+    pub(crate) fn new(
+        playlist_length: usize,
+        retain_extra: usize,
+        target_ms: u64,
+        epoch: String,
+        session_id: u64,
+    ) -> Self {
         let window = LiveWindow::new(playlist_length, retain_extra, target_ms);
         let mut o = Output { window, epoch, rendered: Bytes::new(), session_id, ended_at: None };
         o.render();

@@ -93,7 +93,9 @@ impl Default for HubConfig {
 pub enum Delivery {
     Frame(MediaFrame),
     /// Frames were skipped because the subscriber fell behind; the next frame is a keyframe.
-    Resync { skipped: u64 },
+    Resync {
+        skipped: u64,
+    },
 }
 
 /// A consumer that gets every published stream (e.g. the HLS packager).

@@ -79,7 +79,9 @@ impl Connection {
                 }
                 let _ = self.flush().await;
             }
-            End::Error(reason) => tracing::warn!(peer = %self.peer, %reason, "closing RTMP connection"),
+            End::Error(reason) => {
+                tracing::warn!(peer = %self.peer, %reason, "closing RTMP connection")
+            }
         }
         for (_, p) in self.publishing.drain() {
             tracing::info!(peer = %self.peer, stream = %p.key, "publish ended");
@@ -170,7 +172,11 @@ impl Connection {
             }
             Err(HubError::AlreadyPublishing(_)) => {
                 tracing::warn!(peer = %self.peer, stream = %key, "publish refused: stream is already live");
-                self.session.reject_publish(sid, status::PUBLISH_BAD_NAME, &format!("stream {key} is already publishing"));
+                self.session.reject_publish(
+                    sid,
+                    status::PUBLISH_BAD_NAME,
+                    &format!("stream {key} is already publishing"),
+                );
             }
             Err(e) => {
                 self.session.reject_publish(sid, status::PUBLISH_REJECTED, &e.to_string());
@@ -179,7 +185,9 @@ impl Connection {
     }
 
     fn media(&mut self, sid: u32, kind: FrameKind, timestamp: u32, data: bytes::Bytes) {
-        let Some(p) = self.publishing.get_mut(&sid) else { return };
+        let Some(p) = self.publishing.get_mut(&sid) else {
+            return;
+        };
         let refused = match kind {
             FrameKind::Video => match video_codec(&data) {
                 Ok(VideoCodec::Avc) => None,

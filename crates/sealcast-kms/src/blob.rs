@@ -52,7 +52,9 @@ pub fn header(key_id: &str, version_id: &str, context_tag: [u8; 8]) -> Result<Ve
 
 /// Parses a blob. Never panics; every failure says which part is wrong.
 pub fn parse(b: &[u8]) -> Result<Blob<'_>, KmsError> {
-    let rest = b.strip_prefix(MAGIC.as_slice()).ok_or(KmsError::InvalidCiphertext("not a Sealcast KMS ciphertext (bad magic)"))?;
+    let rest = b
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or(KmsError::InvalidCiphertext("not a Sealcast KMS ciphertext (bad magic)"))?;
     let (key_id, rest) = take_str(rest)?;
     let (version_id, rest) = take_str(rest)?;
     let tag = rest.get(..8).ok_or(KmsError::InvalidCiphertext("truncated context tag"))?;

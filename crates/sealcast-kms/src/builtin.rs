@@ -63,9 +63,12 @@ impl BuiltinKms {
     pub async fn open(store: Store, root: RootKey) -> Result<BuiltinKms, KmsError> {
         match store.meta_get(META_ROOT_CHECK).await? {
             Some(check) => {
-                let raw = STANDARD.decode(check).map_err(|_| KmsError::RootKey("stored root-key check is corrupt".into()))?;
-                let (nonce, sealed) = raw.split_at_checked(12).ok_or(KmsError::RootKey("stored root-key check is corrupt".into()))?;
-                let nonce: [u8; 12] = nonce.try_into().map_err(|_| KmsError::RootKey("stored root-key check is corrupt".into()))?;
+                let raw =
+                    STANDARD.decode(check).map_err(|_| KmsError::RootKey("stored root-key check is corrupt".into()))?;
+                let (nonce, sealed) =
+                    raw.split_at_checked(12).ok_or(KmsError::RootKey("stored root-key check is corrupt".into()))?;
+                let nonce: [u8; 12] =
+                    nonce.try_into().map_err(|_| KmsError::RootKey("stored root-key check is corrupt".into()))?;
                 open_aes256_gcm(root.bytes(), &nonce, b"sealcast-root-check", sealed).map_err(|_| {
                     KmsError::RootKey(
                         "this root key is not the one the database was sealed with (check SEALCAST_ROOT_KEY or root.key)".into(),
@@ -185,11 +188,16 @@ impl BuiltinKms {
             .kms_get_version(key_id, version_id)
             .await?
             .ok_or(KmsError::InvalidCiphertext("the key version in the ciphertext does not exist"))?;
-        let (nonce, sealed) =
-            rec.sealed_material.split_at_checked(12).ok_or(KmsError::RootKey("stored key material is corrupt".into()))?;
-        let nonce: [u8; 12] = nonce.try_into().map_err(|_| KmsError::RootKey("stored key material is corrupt".into()))?;
-        let m = open_aes256_gcm(self.root.bytes(), &nonce, &material_aad(key_id, version_id), sealed)
-            .map_err(|_| KmsError::RootKey(format!("cannot unseal key {key_id} version {version_id} with this root key")))?;
+        let (nonce, sealed) = rec
+            .sealed_material
+            .split_at_checked(12)
+            .ok_or(KmsError::RootKey("stored key material is corrupt".into()))?;
+        let nonce: [u8; 12] =
+            nonce.try_into().map_err(|_| KmsError::RootKey("stored key material is corrupt".into()))?;
+        let m =
+            open_aes256_gcm(self.root.bytes(), &nonce, &material_aad(key_id, version_id), sealed).map_err(|_| {
+                KmsError::RootKey(format!("cannot unseal key {key_id} version {version_id} with this root key"))
+            })?;
         let m = Arc::new(m);
         self.materials.lock().unwrap_or_else(|e| e.into_inner()).insert(cache_key, m.clone());
         Ok(m)
@@ -253,7 +261,7 @@ impl Kms for BuiltinKms {
         spec: KeySpec,
         context: &EncryptionContext,
     ) -> Result<DataKey, KmsError> {
-        self.generate_data_key_bytes(key_id, spec.len(), context).await
+        self.generate_data_key_bytes(key_id, spec.key_len(), context).await
     }
 
     async fn decrypt(&self, ciphertext_blob: &[u8], context: &EncryptionContext) -> Result<Decrypted, KmsError> {
@@ -328,7 +336,10 @@ mod tests {
         assert!(matches!(kms.decrypt(&dk.ciphertext_blob, &ctx()).await, Err(KmsError::KeyDisabled(_))));
         kms.set_enabled(&id, true).await.expect("enable");
         assert!(kms.decrypt(&dk2.ciphertext_blob, &ctx()).await.is_ok());
-        assert!(matches!(kms.generate_data_key(Some("nope"), KeySpec::Aes128, &ctx()).await, Err(KmsError::KeyNotFound(_))));
+        assert!(matches!(
+            kms.generate_data_key(Some("nope"), KeySpec::Aes128, &ctx()).await,
+            Err(KmsError::KeyNotFound(_))
+        ));
     }
 
     #[tokio::test]

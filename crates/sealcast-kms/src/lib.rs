@@ -31,7 +31,7 @@ pub enum KeySpec {
 }
 
 impl KeySpec {
-    pub fn len(self) -> usize {
+    pub fn key_len(self) -> usize {
         match self {
             KeySpec::Aes128 => 16,
             KeySpec::Aes256 => 32,

@@ -22,9 +22,15 @@ pub enum Amf0Value {
     /// ECMA (associative) array; property order is preserved.
     EcmaArray(Vec<(String, Amf0Value)>),
     StrictArray(Vec<Amf0Value>),
-    Date { millis: f64, timezone: i16 },
+    Date {
+        millis: f64,
+        timezone: i16,
+    },
     /// An object tagged with a class name.
-    TypedObject { class: String, properties: Vec<(String, Amf0Value)> },
+    TypedObject {
+        class: String,
+        properties: Vec<(String, Amf0Value)>,
+    },
     /// Marker 0x11: the rest is AMF3, which Sealcast does not decode.
     AvmPlus,
     Unsupported,
@@ -50,12 +56,8 @@ impl Amf0Value {
     /// Property lookup on objects, typed objects and ECMA arrays.
     pub fn get(&self, key: &str) -> Option<&Amf0Value> {
         match self {
-            Amf0Value::Object(p) | Amf0Value::EcmaArray(p) => {
-                p.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-            }
-            Amf0Value::TypedObject { properties, .. } => {
-                properties.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-            }
+            Amf0Value::Object(p) | Amf0Value::EcmaArray(p) => p.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Amf0Value::TypedObject { properties, .. } => properties.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }

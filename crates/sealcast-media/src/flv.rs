@@ -70,12 +70,7 @@ pub fn parse_avc_packet(body: &[u8]) -> Result<AvcPacket<'_>, MediaError> {
     let raw = ((body[2] as u32) << 16) | ((body[3] as u32) << 8) | body[4] as u32;
     // Sign-extend the 24-bit composition time.
     let composition_time = ((raw << 8) as i32) >> 8;
-    Ok(AvcPacket {
-        keyframe: body[0] >> 4 == 1,
-        packet_type: body[1],
-        composition_time,
-        data: &body[5..],
-    })
+    Ok(AvcPacket { keyframe: body[0] >> 4 == 1, packet_type: body[1], composition_time, data: &body[5..] })
 }
 
 /// A parsed AAC audio tag body.
@@ -117,7 +112,8 @@ impl AvcConfig {
         let read_sets = |count: usize, pos: &mut usize| -> Result<Vec<Vec<u8>>, MediaError> {
             let mut sets = Vec::with_capacity(count);
             for _ in 0..count {
-                let len_bytes = rec.get(*pos..*pos + 2).ok_or(MediaError::InvalidAvcConfig("truncated parameter set length"))?;
+                let len_bytes =
+                    rec.get(*pos..*pos + 2).ok_or(MediaError::InvalidAvcConfig("truncated parameter set length"))?;
                 let len = u16::from_be_bytes([len_bytes[0], len_bytes[1]]) as usize;
                 *pos += 2;
                 let set = rec.get(*pos..*pos + len).ok_or(MediaError::InvalidAvcConfig("truncated parameter set"))?;
@@ -192,7 +188,9 @@ impl AacConfig {
         }
         if object_type > 4 {
             // ADTS can only signal object types 1..=4 (profile is 2 bits).
-            return Err(MediaError::InvalidAacConfig("audio object type cannot be carried in ADTS (only AAC Main/LC/SSR/LTP)"));
+            return Err(MediaError::InvalidAacConfig(
+                "audio object type cannot be carried in ADTS (only AAC Main/LC/SSR/LTP)",
+            ));
         }
         let sample_rate = *AAC_RATES
             .get(sampling_index as usize)

@@ -329,7 +329,11 @@ mod tests {
         let p = &out[..PACKET_SIZE];
         assert_eq!(p[3] & 0x30, 0x30);
         assert_eq!(p[5] & 0x50, 0x50, "PCR and random access flags");
-        let base = ((p[6] as u64) << 25) | ((p[7] as u64) << 17) | ((p[8] as u64) << 9) | ((p[9] as u64) << 1) | ((p[10] as u64) >> 7);
+        let base = ((p[6] as u64) << 25)
+            | ((p[7] as u64) << 17)
+            | ((p[8] as u64) << 9)
+            | ((p[9] as u64) << 1)
+            | ((p[10] as u64) >> 7);
         assert_eq!(base, 90000 - PCR_LEAD);
         let mut a = Vec::new();
         m.write_pes(&mut a, &Pes { video: false, pts: 1, dts: 1, random_access: false, payload: &[2; 7] });

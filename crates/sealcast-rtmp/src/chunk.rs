@@ -46,7 +46,14 @@ const EXTENDED: u32 = 0x00ff_ffff;
 impl ChunkDecoder {
     pub fn new(max_message_size: usize, max_chunk_streams: usize) -> Self {
         let max_pending = max_message_size.saturating_add(1 << 20);
-        ChunkDecoder { chunk_size: 128, max_message_size, max_chunk_streams, max_pending, pending: 0, streams: HashMap::new() }
+        ChunkDecoder {
+            chunk_size: 128,
+            max_message_size,
+            max_chunk_streams,
+            max_pending,
+            pending: 0,
+            streams: HashMap::new(),
+        }
     }
 
     /// Applies a peer's Set Chunk Size.
@@ -69,17 +76,23 @@ impl ChunkDecoder {
     /// otherwise the bytes consumed and a message if this chunk completed one.
     pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(usize, Option<RawMessage>)>, RtmpError> {
         let mut pos = 0usize;
-        let Some(&b0) = buf.first() else { return Ok(None) };
+        let Some(&b0) = buf.first() else {
+            return Ok(None);
+        };
         pos += 1;
         let fmt = b0 >> 6;
         let csid = match b0 & 0x3f {
             0 => {
-                let Some(&b1) = buf.get(1) else { return Ok(None) };
+                let Some(&b1) = buf.get(1) else {
+                    return Ok(None);
+                };
                 pos += 1;
                 64 + b1 as u32
             }
             1 => {
-                let Some(b) = buf.get(1..3) else { return Ok(None) };
+                let Some(b) = buf.get(1..3) else {
+                    return Ok(None);
+                };
                 pos += 2;
                 64 + b[0] as u32 + ((b[1] as u32) << 8)
             }
@@ -91,7 +104,9 @@ impl ChunkDecoder {
             2 => 3,
             _ => 0,
         };
-        let Some(h) = buf.get(pos..pos + header_len) else { return Ok(None) };
+        let Some(h) = buf.get(pos..pos + header_len) else {
+            return Ok(None);
+        };
         pos += header_len;
 
         let known = self.streams.get(&csid).is_some_and(|s| s.has_header);
@@ -121,7 +136,9 @@ impl ChunkDecoder {
         }
         let extended = if fmt <= 2 { ts_field == EXTENDED } else { st.extended };
         if extended {
-            let Some(e) = buf.get(pos..pos + 4) else { return Ok(None) };
+            let Some(e) = buf.get(pos..pos + 4) else {
+                return Ok(None);
+            };
             pos += 4;
             let ext = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
             if fmt <= 2 {
@@ -138,7 +155,9 @@ impl ChunkDecoder {
         let continuing = fmt == 3 && st.partial.is_some();
         let remaining = if continuing { length - received } else { length };
         let take = remaining.min(chunk_size);
-        let Some(data) = buf.get(pos..pos + take) else { return Ok(None) };
+        let Some(data) = buf.get(pos..pos + take) else {
+            return Ok(None);
+        };
         pos += take;
         let abandoned = if continuing { 0 } else { st.partial.as_ref().map_or(0, |p| p.len()) };
         if self.pending - abandoned + take > max_pending {

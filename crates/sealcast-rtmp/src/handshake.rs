@@ -26,7 +26,9 @@ pub(crate) fn step(
 ) -> Result<usize, RtmpError> {
     match *state {
         HandshakeState::C0C1 => {
-            let Some(&version) = input.first() else { return Ok(0) };
+            let Some(&version) = input.first() else {
+                return Ok(0);
+            };
             if version != 3 {
                 return Err(RtmpError::BadVersion(version));
             }

@@ -84,12 +84,13 @@ impl Store {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")
-            .execute(&self.pool)
-            .await?;
-        let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
-            .fetch_one(&self.pool)
-            .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        let current: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetch_one(&self.pool).await?;
         let supported = SQLITE_MIGRATIONS.last().map_or(0, |m| m.0);
         if current > supported {
             return Err(StoreError::SchemaTooNew { found: current, supported });
@@ -117,11 +118,13 @@ impl Store {
     }
 
     pub async fn meta_set(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -197,7 +200,11 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    pub async fn kms_get_version(&self, key_id: &str, version_id: &str) -> Result<Option<KmsKeyVersionRecord>, StoreError> {
+    pub async fn kms_get_version(
+        &self,
+        key_id: &str,
+        version_id: &str,
+    ) -> Result<Option<KmsKeyVersionRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT key_id, version_id, sealed_material, created_at FROM kms_key_versions WHERE key_id = ? AND version_id = ?",
         )
@@ -217,15 +224,24 @@ impl Store {
     }
 
     pub async fn kms_set_alias(&self, alias: &str, key_id: &str) -> Result<(), StoreError> {
-        let r = sqlx::query("INSERT INTO kms_aliases (alias, key_id) VALUES (?, ?)").bind(alias).bind(key_id).execute(&self.pool).await;
+        let r = sqlx::query("INSERT INTO kms_aliases (alias, key_id) VALUES (?, ?)")
+            .bind(alias)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await;
         match r {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(format!("alias {alias}"))),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(format!("alias {alias}")))
+            }
             other => other.map(|_| ()).map_err(StoreError::from),
         }
     }
 
     pub async fn kms_resolve_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
-        Ok(sqlx::query_scalar("SELECT key_id FROM kms_aliases WHERE alias = ?").bind(alias).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT key_id FROM kms_aliases WHERE alias = ?")
+            .bind(alias)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Closes the pool (flushes WAL on the last connection).
@@ -234,7 +250,10 @@ impl Store {
     }
 }
 
-async fn insert_version(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>, v: &KmsKeyVersionRecord) -> Result<(), StoreError> {
+async fn insert_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    v: &KmsKeyVersionRecord,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO kms_key_versions (key_id, version_id, sealed_material, created_at) VALUES (?, ?, ?, ?)")
         .bind(&v.key_id)
         .bind(&v.version_id)
@@ -261,7 +280,12 @@ mod tests {
                 created_at: 1,
                 deletion_at: None,
             },
-            KmsKeyVersionRecord { key_id: id.into(), version_id: "v1".into(), sealed_material: vec![1, 2, 3], created_at: 1 },
+            KmsKeyVersionRecord {
+                key_id: id.into(),
+                version_id: "v1".into(),
+                sealed_material: vec![1, 2, 3],
+                created_at: 1,
+            },
         )
     }
 
@@ -279,7 +303,12 @@ mod tests {
         s.kms_set_alias("alias/a", "k1").await.expect("alias");
         assert!(matches!(s.kms_set_alias("alias/a", "k1").await, Err(StoreError::Conflict(_))));
         assert_eq!(s.kms_resolve_alias("alias/a").await.expect("resolve").as_deref(), Some("k1"));
-        let v2 = KmsKeyVersionRecord { key_id: "k1".into(), version_id: "v2".into(), sealed_material: vec![4], created_at: 2 };
+        let v2 = KmsKeyVersionRecord {
+            key_id: "k1".into(),
+            version_id: "v2".into(),
+            sealed_material: vec![4],
+            created_at: 2,
+        };
         s.kms_add_version(&v2).await.expect("rotate");
         assert_eq!(s.kms_get_key("k1").await.expect("get").map(|k| k.primary_version).as_deref(), Some("v2"));
         assert_eq!(s.kms_list_keys().await.expect("list"), vec!["k1".to_string()]);

@@ -111,7 +111,13 @@ pub enum ConfigError {
     Parse { path: PathBuf, source: Box<toml::de::Error> },
 }
 
-fn range<T: PartialOrd + std::fmt::Display>(key: &'static str, v: T, lo: T, hi: T, rule: &'static str) -> Result<(), ConfigError> {
+fn range<T: PartialOrd + std::fmt::Display>(
+    key: &'static str,
+    v: T,
+    lo: T,
+    hi: T,
+    rule: &'static str,
+) -> Result<(), ConfigError> {
     if v < lo || v > hi {
         return Err(ConfigError::Range { key, value: v.to_string(), rule });
     }
@@ -133,7 +139,13 @@ impl Config {
         range("hls.playlist_length", h.playlist_length, 2, 30, "must be 2..=30 segments")?;
         range("hls.ended_retention", h.ended_retention, 0, 86_400, "must be 0..=86400 seconds")?;
         let r = &self.rtmp;
-        range("rtmp.max_message_size", r.max_message_size, 64 << 10, 0xff_ffff, "must be 64 KiB..=16777215 bytes (RTMP lengths are 24-bit)")?;
+        range(
+            "rtmp.max_message_size",
+            r.max_message_size,
+            64 << 10,
+            0xff_ffff,
+            "must be 64 KiB..=16777215 bytes (RTMP lengths are 24-bit)",
+        )?;
         range("rtmp.max_chunk_streams", r.max_chunk_streams, 4, 1024, "must be 4..=1024")?;
         range("rtmp.max_connections", r.max_connections, 1, 100_000, "must be 1..=100000")?;
         range("rtmp.handshake_timeout", r.handshake_timeout, 1, 300, "must be 1..=300 seconds")?;
@@ -180,7 +192,9 @@ mod tests {
     #[test]
     fn defaults_validate_and_file_overrides() {
         Config::default().validate().expect("defaults are valid");
-        let c: Config = toml::from_str("rtmp_listen = \"127.0.0.1:1\"\n[hls]\nencryption = \"none\"\nkey_rotation_interval = 60\n").expect("parse");
+        let c: Config =
+            toml::from_str("rtmp_listen = \"127.0.0.1:1\"\n[hls]\nencryption = \"none\"\nkey_rotation_interval = 60\n")
+                .expect("parse");
         assert_eq!(c.hls.encryption, Encryption::None);
         assert_eq!(c.rtmp_listen.port(), 1);
         assert_eq!(c.hls.playlist_length, 6, "unset keys keep defaults");

@@ -21,7 +21,8 @@ use tokio_util::task::TaskTracker;
 use crate::config::Config;
 
 pub fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -55,7 +56,8 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
+    std::fs::create_dir_all(&cfg.data_dir)
+        .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
     let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
 
     let root_env = std::env::var("SEALCAST_ROOT_KEY").ok();
@@ -94,7 +96,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         shutdown.clone(),
         ingest_tasks.clone(),
     ));
-    let http_server = tokio::spawn(sealcast_edge::serve(http, edge, EdgeConfig::default(), shutdown.clone(), edge_tasks.clone()));
+    let http_server =
+        tokio::spawn(sealcast_edge::serve(http, edge, EdgeConfig::default(), shutdown.clone(), edge_tasks.clone()));
     // The API stops last so /healthz answers until the end.
     let api_shutdown = CancellationToken::new();
     let api_server = tokio::spawn(sealcast_api::serve(api, ready.clone(), api_shutdown.clone()));

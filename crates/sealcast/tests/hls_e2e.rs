@@ -68,7 +68,18 @@ fn raw_segment_is_ciphertext_and_openssl_decrypts_it_with_the_served_key() {
     assert_eq!((status, key.len()), (200, 16));
     let dec = server.dir.join("dec.ts");
     let o = Command::new("openssl")
-        .args(["aes-128-cbc", "-d", "-K", &hex(&key), "-iv", &seg.iv_hex, "-in", enc_s, "-out", dec.to_str().expect("utf8")])
+        .args([
+            "aes-128-cbc",
+            "-d",
+            "-K",
+            &hex(&key),
+            "-iv",
+            &seg.iv_hex,
+            "-in",
+            enc_s,
+            "-out",
+            dec.to_str().expect("utf8"),
+        ])
         .output()
         .expect("run openssl");
     assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stderr));
@@ -81,7 +92,11 @@ fn raw_segment_is_ciphertext_and_openssl_decrypts_it_with_the_served_key() {
     assert_eq!(status, 400);
     assert!(String::from_utf8_lossy(&body).contains("encryption context does not match"));
     // A tampered blob is refused too.
-    let tampered = if seg.key_uri.ends_with('A') { format!("{}B", &seg.key_uri[..seg.key_uri.len() - 1]) } else { format!("{}A", &seg.key_uri[..seg.key_uri.len() - 1]) };
+    let tampered = if seg.key_uri.ends_with('A') {
+        format!("{}B", &seg.key_uri[..seg.key_uri.len() - 1])
+    } else {
+        format!("{}A", &seg.key_uri[..seg.key_uri.len() - 1])
+    };
     let (status, body) = server.get(&format!("/live/{tampered}"));
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
 }
@@ -152,7 +167,11 @@ fn no_plaintext_data_key_in_data_dir_database_or_logs() {
             }
         }
     }
-    assert!(files.iter().any(|(n, _)| n.ends_with("sealcast.db")), "database present: {:?}", files.iter().map(|f| &f.0).collect::<Vec<_>>());
+    assert!(
+        files.iter().any(|(n, _)| n.ends_with("sealcast.db")),
+        "database present: {:?}",
+        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+    );
     files.push(("log".into(), log.into_bytes()));
     let engines = [
         base64::engine::general_purpose::STANDARD,

@@ -50,7 +50,9 @@ impl RawClient {
         loop {
             while let Some((n, m)) = self.dec.decode(&self.inbox).expect("server speaks valid RTMP") {
                 self.inbox.drain(..n);
-                let Some(m): Option<RawMessage> = m else { continue };
+                let Some(m): Option<RawMessage> = m else {
+                    continue;
+                };
                 if m.type_id == msg_type::SET_CHUNK_SIZE {
                     let v = u32::from_be_bytes([m.payload[0], m.payload[1], m.payload[2], m.payload[3]]);
                     self.dec.set_chunk_size(v).expect("valid chunk size");
@@ -75,14 +77,29 @@ impl RawClient {
     /// connect + createStream + publish; returns the publish status.
     fn publish(&mut self, app: &str, stream: &str) -> (String, String) {
         self.handshake();
-        self.command(0, &[
-            Amf0Value::string("connect"),
-            Amf0Value::Number(1.0),
-            Amf0Value::object([("app", Amf0Value::string(app)), ("tcUrl", Amf0Value::string(format!("rtmp://localhost/{app}")))]),
-        ]);
+        self.command(
+            0,
+            &[
+                Amf0Value::string("connect"),
+                Amf0Value::Number(1.0),
+                Amf0Value::object([
+                    ("app", Amf0Value::string(app)),
+                    ("tcUrl", Amf0Value::string(format!("rtmp://localhost/{app}"))),
+                ]),
+            ],
+        );
         assert_eq!(self.status().0, "NetConnection.Connect.Success");
         self.command(0, &[Amf0Value::string("createStream"), Amf0Value::Number(2.0), Amf0Value::Null]);
-        self.command(1, &[Amf0Value::string("publish"), Amf0Value::Number(0.0), Amf0Value::Null, Amf0Value::string(stream), Amf0Value::string("live")]);
+        self.command(
+            1,
+            &[
+                Amf0Value::string("publish"),
+                Amf0Value::Number(0.0),
+                Amf0Value::Null,
+                Amf0Value::string(stream),
+                Amf0Value::string("live"),
+            ],
+        );
         self.status()
     }
 }

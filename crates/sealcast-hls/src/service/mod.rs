@@ -181,10 +181,7 @@ impl HlsService {
             ..SegmenterConfig::default()
         });
         let prepared = lock(&self.inner.prepared).remove(&(key.clone(), info.domain.clone()));
-        let mut period = match prepared {
-            Some(k) => Some(self.period(k, &info)),
-            None => None,
-        };
+        let mut period = prepared.map(|k| self.period(k, &info));
         let mut bad_frames = 0u64;
         tracing::info!(stream = %key, session = info.session_id, "HLS packaging started");
         while let Some(d) = sub.recv().await {
@@ -221,7 +218,8 @@ impl HlsService {
     }
 
     fn period(&self, key: DataKey, info: &PublishInfo) -> KeyPeriod {
-        let uri = KeyUri { domain: info.domain.clone(), ciphertext_blob: key.ciphertext_blob.clone() }.render(&info.key.stream);
+        let uri = KeyUri { domain: info.domain.clone(), ciphertext_blob: key.ciphertext_blob.clone() }
+            .render(&info.key.stream);
         KeyPeriod { key, started: Instant::now(), media_start: None, uri }
     }
 
@@ -239,7 +237,9 @@ impl HlsService {
                         tracing::info!(stream = %info.key, key_id = %k.key_id, "new data key period");
                         *period = Some(self.period(k, info));
                     }
-                    Err(e) => tracing::error!(stream = %info.key, error = %e, "cannot get a data key from the KMS"),
+                    Err(e) => {
+                        tracing::error!(stream = %info.key, error = %e, "cannot get a data key from the KMS")
+                    }
                 }
             }
             let Some(p) = period.as_mut() else {

@@ -48,7 +48,13 @@ pub fn rounded_secs(ms: u64) -> u64 {
 
 impl MediaPlaylist {
     pub fn new(target_duration: u64) -> Self {
-        MediaPlaylist { target_duration, media_sequence: 0, discontinuity_sequence: 0, segments: Vec::new(), ended: false }
+        MediaPlaylist {
+            target_duration,
+            media_sequence: 0,
+            discontinuity_sequence: 0,
+            segments: Vec::new(),
+            ended: false,
+        }
     }
 
     fn version(&self) -> u8 {
@@ -65,7 +71,8 @@ impl MediaPlaylist {
         let mut out = String::with_capacity(256 + self.segments.len() * 200);
         let _ = writeln!(out, "#EXTM3U");
         let _ = writeln!(out, "#EXT-X-VERSION:{}", self.version());
-        let target = self.segments.iter().map(|s| rounded_secs(s.duration_ms)).max().unwrap_or(0).max(self.target_duration);
+        let target =
+            self.segments.iter().map(|s| rounded_secs(s.duration_ms)).max().unwrap_or(0).max(self.target_duration);
         let _ = writeln!(out, "#EXT-X-TARGETDURATION:{target}");
         let _ = writeln!(out, "#EXT-X-MEDIA-SEQUENCE:{}", self.media_sequence);
         if self.discontinuity_sequence > 0 {
@@ -140,7 +147,12 @@ mod tests {
     fn endlist_keyformat_and_method_none() {
         let mut pl = MediaPlaylist::new(2);
         let mut a = PlaylistSegment::new("a.ts", 1000);
-        a.key = Some(KeyTag { uri: "k".into(), iv: None, keyformat: Some("com.sealcast.envelope".into()), keyformat_versions: Some("1".into()) });
+        a.key = Some(KeyTag {
+            uri: "k".into(),
+            iv: None,
+            keyformat: Some("com.sealcast.envelope".into()),
+            keyformat_versions: Some("1".into()),
+        });
         pl.segments = vec![a, PlaylistSegment::new("b.ts", 1000)];
         pl.ended = true;
         pl.discontinuity_sequence = 2;

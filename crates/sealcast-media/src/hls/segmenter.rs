@@ -232,7 +232,10 @@ impl Segmenter {
         payload.extend_from_slice(&aac.adts_header(pkt.data.len()));
         payload.extend_from_slice(pkt.data);
         if let Some(b) = self.cur.as_mut() {
-            self.mux.write_pes(&mut b.data, &Pes { video: false, pts: ts, dts: ts, random_access: false, payload: &payload });
+            self.mux.write_pes(
+                &mut b.data,
+                &Pes { video: false, pts: ts, dts: ts, random_access: false, payload: &payload },
+            );
             if self.avc.is_none() {
                 b.last_ms = frame.timestamp;
                 b.frames += 1;

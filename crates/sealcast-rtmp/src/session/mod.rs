@@ -159,7 +159,10 @@ impl ServerSession {
         }
         let _ = self.inbuf.split_to(consumed);
         if self.inbuf.len() > self.cfg.max_buffered {
-            return Err(RtmpError::Protocol(format!("more than {} bytes buffered without a complete chunk", self.cfg.max_buffered)));
+            return Err(RtmpError::Protocol(format!(
+                "more than {} bytes buffered without a complete chunk",
+                self.cfg.max_buffered
+            )));
         }
         if self.peer_window > 0 && self.received - self.last_ack >= self.peer_window as u64 {
             self.last_ack = self.received;
@@ -222,13 +225,11 @@ impl ServerSession {
             msg_type::ABORT => self.dec.abort(be_u32(p, "Abort")?),
             msg_type::ACK | msg_type::SET_PEER_BANDWIDTH => {}
             msg_type::WINDOW_ACK_SIZE => self.peer_window = be_u32(p, "Window Acknowledgement Size")?,
-            msg_type::USER_CONTROL => {
-                if p.len() >= 6 && u16::from_be_bytes([p[0], p[1]]) == 6 {
-                    // PingRequest -> PingResponse with the same timestamp.
-                    let ts = u32::from_be_bytes([p[2], p[3], p[4], p[5]]);
-                    let uc = message::user_control(7, ts);
-                    self.enc.write(&mut self.out, CSID_CONTROL, 0, msg_type::USER_CONTROL, 0, &uc);
-                }
+            msg_type::USER_CONTROL if p.len() >= 6 && u16::from_be_bytes([p[0], p[1]]) == 6 => {
+                // PingRequest -> PingResponse with the same timestamp.
+                let ts = u32::from_be_bytes([p[2], p[3], p[4], p[5]]);
+                let uc = message::user_control(7, ts);
+                self.enc.write(&mut self.out, CSID_CONTROL, 0, msg_type::USER_CONTROL, 0, &uc);
             }
             msg_type::AUDIO => self.media(msg.stream_id, FrameKind::Audio, msg.timestamp, msg.payload),
             msg_type::VIDEO => self.media(msg.stream_id, FrameKind::Video, msg.timestamp, msg.payload),
@@ -275,7 +276,9 @@ impl ServerSession {
             let ty = h[0];
             let size = ((h[1] as usize) << 16) | ((h[2] as usize) << 8) | h[3] as usize;
             let ts = ((h[7] as u32) << 24) | ((h[4] as u32) << 16) | ((h[5] as u32) << 8) | h[6] as u32;
-            let body = p.get(pos + 11..pos + 11 + size).ok_or_else(|| malformed("aggregate message", "tag larger than the message"))?;
+            let body = p
+                .get(pos + 11..pos + 11 + size)
+                .ok_or_else(|| malformed("aggregate message", "tag larger than the message"))?;
             let first = *base.get_or_insert(ts);
             let t = timestamp.wrapping_add(ts.wrapping_sub(first));
             let kind = match ty {
@@ -321,7 +324,8 @@ impl ServerSession {
             }
             "publish" => self.publish(stream_id, &values)?,
             "play" | "play2" => {
-                let body = message::on_status("error", status::PLAY_FAILED, "RTMP playback is not offered; play over HLS");
+                let body =
+                    message::on_status("error", status::PLAY_FAILED, "RTMP playback is not offered; play over HLS");
                 self.enc.write(&mut self.out, CSID_STATUS, 0, msg_type::COMMAND_AMF0, stream_id, &body);
             }
             "deleteStream" | "closeStream" => {

@@ -29,7 +29,9 @@ impl Client {
             pos += n;
             if let Some(m) = m {
                 if m.type_id == msg_type::SET_CHUNK_SIZE {
-                    self.dec.set_chunk_size(u32::from_be_bytes([m.payload[0], m.payload[1], m.payload[2], m.payload[3]])).expect("valid");
+                    self.dec
+                        .set_chunk_size(u32::from_be_bytes([m.payload[0], m.payload[1], m.payload[2], m.payload[3]]))
+                        .expect("valid");
                 }
                 msgs.push(m);
             }
@@ -63,11 +65,17 @@ fn handshaken() -> (ServerSession, Client) {
 }
 
 fn publish_flow(s: &mut ServerSession, c: &mut Client, name: &str) -> PublishRequest {
-    let connect = c.command(0, &[
-        Amf0Value::string("connect"),
-        Amf0Value::Number(1.0),
-        Amf0Value::object([("app", Amf0Value::string("live")), ("tcUrl", Amf0Value::string("rtmp://Example.COM:1935/live"))]),
-    ]);
+    let connect = c.command(
+        0,
+        &[
+            Amf0Value::string("connect"),
+            Amf0Value::Number(1.0),
+            Amf0Value::object([
+                ("app", Amf0Value::string("live")),
+                ("tcUrl", Amf0Value::string("rtmp://Example.COM:1935/live")),
+            ]),
+        ],
+    );
     s.feed(&connect).expect("connect");
     let msgs = c.receive(s);
     let types: Vec<u8> = msgs.iter().map(|m| m.type_id).collect();
@@ -76,7 +84,10 @@ fn publish_flow(s: &mut ServerSession, c: &mut Client, name: &str) -> PublishReq
     assert!(matches!(s.poll_event(), Some(Event::Connected { app, .. }) if app == "live"));
 
     for (i, cmd) in ["releaseStream", "FCPublish"].iter().enumerate() {
-        let b = c.command(0, &[Amf0Value::string(*cmd), Amf0Value::Number(2.0 + i as f64), Amf0Value::Null, Amf0Value::string(name)]);
+        let b = c.command(
+            0,
+            &[Amf0Value::string(*cmd), Amf0Value::Number(2.0 + i as f64), Amf0Value::Null, Amf0Value::string(name)],
+        );
         s.feed(&b).expect("cmd");
     }
     let b = c.command(0, &[Amf0Value::string("createStream"), Amf0Value::Number(4.0), Amf0Value::Null]);
@@ -86,7 +97,16 @@ fn publish_flow(s: &mut ServerSession, c: &mut Client, name: &str) -> PublishReq
     assert_eq!(last[0], Amf0Value::string("_result"));
     assert_eq!(last[3], Amf0Value::Number(1.0));
 
-    let b = c.command(1, &[Amf0Value::string("publish"), Amf0Value::Number(5.0), Amf0Value::Null, Amf0Value::string(name), Amf0Value::string("live")]);
+    let b = c.command(
+        1,
+        &[
+            Amf0Value::string("publish"),
+            Amf0Value::Number(5.0),
+            Amf0Value::Null,
+            Amf0Value::string(name),
+            Amf0Value::string("live"),
+        ],
+    );
     s.feed(&b).expect("publish");
     match s.poll_event() {
         Some(Event::Publish(p)) => p,
@@ -108,7 +128,11 @@ fn full_publish_flow() {
 
     // Media before/after: metadata, video.
     let mut b = Vec::new();
-    let meta = encode_all(&[Amf0Value::string("@setDataFrame"), Amf0Value::string("onMetaData"), Amf0Value::object([("width", Amf0Value::Number(320.0))])]);
+    let meta = encode_all(&[
+        Amf0Value::string("@setDataFrame"),
+        Amf0Value::string("onMetaData"),
+        Amf0Value::object([("width", Amf0Value::Number(320.0))]),
+    ]);
     c.enc.write(&mut b, 4, 0, msg_type::DATA_AMF0, 1, &meta);
     c.enc.write(&mut b, 6, 40, msg_type::VIDEO, 1, &[0x17, 1, 0, 0, 0, 1, 2, 3]);
     // Set chunk size from the client, then a big message.
@@ -119,13 +143,20 @@ fn full_publish_flow() {
     c.enc.write(&mut b, 6, 80, msg_type::VIDEO, 1, &vec![0x27; 10_000]);
     s.feed(&b).expect("big media");
     match s.poll_event() {
-        Some(Event::Media { kind: FrameKind::Script, data, .. }) => assert_eq!(decode_all(&data).expect("amf")[0], Amf0Value::string("onMetaData")),
+        Some(Event::Media { kind: FrameKind::Script, data, .. }) => {
+            assert_eq!(decode_all(&data).expect("amf")[0], Amf0Value::string("onMetaData"))
+        }
         other => panic!("expected script, got {other:?}"),
     }
     assert!(matches!(s.poll_event(), Some(Event::Media { kind: FrameKind::Video, timestamp: 40, .. })));
-    assert!(matches!(s.poll_event(), Some(Event::Media { kind: FrameKind::Video, timestamp: 80, data, .. }) if data.len() == 10_000));
+    assert!(
+        matches!(s.poll_event(), Some(Event::Media { kind: FrameKind::Video, timestamp: 80, data, .. }) if data.len() == 10_000)
+    );
 
-    let b = c.command(0, &[Amf0Value::string("FCUnpublish"), Amf0Value::Number(6.0), Amf0Value::Null, Amf0Value::string("cam1")]);
+    let b = c.command(
+        0,
+        &[Amf0Value::string("FCUnpublish"), Amf0Value::Number(6.0), Amf0Value::Null, Amf0Value::string("cam1")],
+    );
     s.feed(&b).expect("unpublish");
     assert_eq!(s.poll_event(), Some(Event::Unpublish { stream_id: 1 }));
     assert!(s.publishing().is_empty());
@@ -172,7 +203,8 @@ fn ping_gets_pong_and_errors_are_typed() {
     assert_eq!(bad.feed(&[6]), Err(RtmpError::BadVersion(6)));
 
     let (mut s, c) = handshaken();
-    let b = c.command(1, &[Amf0Value::string("publish"), Amf0Value::Number(1.0), Amf0Value::Null, Amf0Value::string("x")]);
+    let b =
+        c.command(1, &[Amf0Value::string("publish"), Amf0Value::Number(1.0), Amf0Value::Null, Amf0Value::string("x")]);
     assert!(matches!(s.feed(&b), Err(RtmpError::Protocol(_))), "publish before connect");
 }
 

@@ -35,7 +35,11 @@ fn unique_dir(tag: &str) -> PathBuf {
 
 fn field(line: &str, name: &str) -> SocketAddr {
     let start = line.find(&format!(" {name}=")).unwrap_or_else(|| panic!("no {name} in {line}")) + name.len() + 2;
-    line[start..].split_whitespace().next().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("bad {name} in {line}"))
+    line[start..]
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("bad {name} in {line}"))
 }
 
 impl Server {
@@ -136,14 +140,20 @@ impl Server {
             if status == 200 && pred(&text) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "playlist {path} never matched; last {status}:\n{text}\nlog:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "playlist {path} never matched; last {status}:\n{text}\nlog:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
     /// SIGTERM and wait; returns whether it exited successfully within `secs`.
     pub fn stop(&mut self, secs: u64) -> bool {
-        let Some(mut child) = self.child.take() else { return true };
+        let Some(mut child) = self.child.take() else {
+            return true;
+        };
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
@@ -232,11 +242,23 @@ pub fn decode(input: &str) -> (bool, String) {
 pub fn count_frames(input: &str) -> Result<u64, String> {
     require("ffprobe");
     let o = Command::new("ffprobe")
-        .args(["-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", input])
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+            input,
+        ])
         .output()
         .expect("run ffprobe");
     // HLS input lists the stream under its program and again globally: take the first.
-    let out = String::from_utf8_lossy(&o.stdout).lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
+    let out =
+        String::from_utf8_lossy(&o.stdout).lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("").to_string();
     if !o.status.success() {
         return Err(String::from_utf8_lossy(&o.stderr).into_owned());
     }
@@ -255,7 +277,11 @@ pub struct KeyedSegment {
 pub fn attr(line: &str, name: &str) -> Option<String> {
     let start = line.find(&format!("{name}="))? + name.len() + 1;
     let rest = &line[start..];
-    Some(if let Some(q) = rest.strip_prefix('"') { q[..q.find('"')?].to_string() } else { rest.split(',').next()?.to_string() })
+    Some(if let Some(q) = rest.strip_prefix('"') {
+        q[..q.find('"')?].to_string()
+    } else {
+        rest.split(',').next()?.to_string()
+    })
 }
 
 pub fn keyed_segments(playlist: &str) -> Vec<KeyedSegment> {
@@ -269,7 +295,12 @@ pub fn keyed_segments(playlist: &str) -> Vec<KeyedSegment> {
             dur = d.trim_end_matches(',').parse().unwrap_or(0.0);
         } else if !line.starts_with('#') && !line.is_empty() {
             let (k, iv) = key.clone().unwrap_or_default();
-            out.push(KeyedSegment { key_uri: k, iv_hex: iv.trim_start_matches("0x").to_string(), segment_uri: line.to_string(), duration: dur });
+            out.push(KeyedSegment {
+                key_uri: k,
+                iv_hex: iv.trim_start_matches("0x").to_string(),
+                segment_uri: line.to_string(),
+                duration: dur,
+            });
         }
     }
     out
