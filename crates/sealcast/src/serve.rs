@@ -34,6 +34,7 @@ pub fn init_logging(filter: &str) {
 /// KMS failure refuses the publish with a clear status instead of producing nothing).
 /// Publish credentials are checked here once configured.
 struct PublishAdmission {
+    hub: Hub,
     hls: HlsService,
 }
 
@@ -43,6 +44,10 @@ impl Admission for PublishAdmission {
         validate_name("app", &req.app)?;
         validate_name("stream", &req.stream)?;
         let key = StreamKey::new(req.app.clone(), req.stream.clone());
+        // Refuse duplicates before asking the KMS (the hub re-checks atomically).
+        if self.hub.is_live(&key) {
+            return Err(Rejection::bad_name(format!("stream {key} is already publishing")));
+        }
         let domain = req.host.clone().unwrap_or_default();
         self.hls
             .prepare_publish(&key, &domain)
@@ -87,7 +92,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let edge_tasks = TaskTracker::new();
     let ready = sealcast_api::Readiness::default();
 
-    let admission = Arc::new(PublishAdmission { hls: hls.clone() });
+    let admission = Arc::new(PublishAdmission { hub: hub.clone(), hls: hls.clone() });
     let ingest = tokio::spawn(sealcast_ingest::serve(
         rtmp,
         hub.clone(),

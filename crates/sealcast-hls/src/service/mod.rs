@@ -21,7 +21,7 @@ struct Inner {
     kms: Arc<dyn Kms>,
     outputs: Mutex<HashMap<StreamKey, Arc<Mutex<Output>>>>,
     /// First data keys fetched at admission time, waiting for their packager.
-    prepared: Mutex<HashMap<(StreamKey, String), DataKey>>,
+    prepared: Mutex<HashMap<(StreamKey, String), (DataKey, Instant)>>,
     tasks: TaskTracker,
 }
 
@@ -36,6 +36,9 @@ impl std::fmt::Debug for HlsService {
         f.debug_struct("HlsService").field("cfg", &self.inner.cfg).finish_non_exhaustive()
     }
 }
+
+/// A key fetched at admission is used only by a publish that starts within this time.
+const PREPARED_KEY_TTL: Duration = Duration::from_secs(10);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -65,7 +68,10 @@ impl HlsService {
             return Ok(());
         }
         let dk = self.new_data_key(key, domain).await?;
-        lock(&self.inner.prepared).insert((key.clone(), domain.to_string()), dk);
+        let mut prepared = lock(&self.inner.prepared);
+        // Keys of publishes that were refused after admission are never used: drop them.
+        prepared.retain(|_, (_, at)| at.elapsed() < PREPARED_KEY_TTL);
+        prepared.insert((key.clone(), domain.to_string()), (dk, Instant::now()));
         Ok(())
     }
 
@@ -181,7 +187,7 @@ impl HlsService {
             ..SegmenterConfig::default()
         });
         let prepared = lock(&self.inner.prepared).remove(&(key.clone(), info.domain.clone()));
-        let mut period = prepared.map(|k| self.period(k, &info));
+        let mut period = prepared.filter(|(_, at)| at.elapsed() < PREPARED_KEY_TTL).map(|(k, _)| self.period(k, &info));
         let mut bad_frames = 0u64;
         tracing::info!(stream = %key, session = info.session_id, "HLS packaging started");
         while let Some(d) = sub.recv().await {
