@@ -155,6 +155,50 @@ mod tests {
         assert_eq!(w.playlist().target_duration, 5);
     }
 
+    proptest::proptest! {
+        /// Whatever happens (pushes of any duration, republishes, ends), the rendered playlist
+        /// obeys RFC 8216: every EXTINF rounds to at most the target duration, the target never
+        /// shrinks, media and discontinuity sequences never go back, at most `len` are listed.
+        #[test]
+        fn rendered_playlists_keep_rfc8216_invariants(
+            ops in proptest::collection::vec((0u8..4, 100u64..9000), 1..80),
+            len in 1usize..8,
+            extra in 0usize..4,
+        ) {
+            let mut w = LiveWindow::new(len, extra, 2000);
+            let (mut last_target, mut last_media, mut last_disc) = (0u64, 0u64, 0u64);
+            for (op, dur) in ops {
+                match op {
+                    0 => w.mark_discontinuity(),
+                    1 => w.end(),
+                    _ => { w.push(PlaylistSegment::new("s.ts", dur), ()); }
+                }
+                let pl = w.playlist();
+                let text = pl.render();
+                let mut target = 0;
+                let mut listed = 0;
+                for line in text.lines() {
+                    if let Some(t) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
+                        target = t.parse::<u64>().expect("integer target");
+                    }
+                    if let Some(d) = line.strip_prefix("#EXTINF:") {
+                        let secs: f64 = d.trim_end_matches(',').parse().expect("decimal duration");
+                        proptest::prop_assert!((secs.round() as u64) <= target, "{}", text);
+                        listed += 1;
+                    }
+                }
+                proptest::prop_assert!(listed <= len);
+                proptest::prop_assert!(target >= last_target);
+                proptest::prop_assert!(pl.media_sequence >= last_media);
+                proptest::prop_assert!(pl.discontinuity_sequence >= last_disc);
+                proptest::prop_assert_eq!(text.contains("#EXT-X-ENDLIST"), w.is_ended());
+                last_target = target;
+                last_media = pl.media_sequence;
+                last_disc = pl.discontinuity_sequence;
+            }
+        }
+    }
+
     #[test]
     fn discontinuity_needs_a_previous_segment() {
         let mut w: LiveWindow<()> = LiveWindow::new(2, 0, 2000);
