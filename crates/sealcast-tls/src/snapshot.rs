@@ -1,0 +1,196 @@
+//! Per-domain TLS configurations, selected by SNI after the ClientHello is read.
+//!
+//! A [`TlsSnapshot`] is immutable; [`TlsRegistry`] swaps whole snapshots atomically, so a
+//! certificate change is seen by the next handshake and never blocks one in progress.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use rustls::ServerConfig;
+
+use crate::domain::DomainName;
+use crate::validate::CertInfo;
+
+/// A fatal TLS 1.2-framed `unrecognized_name` alert (sent before any handshake state exists).
+pub const UNRECOGNIZED_NAME_ALERT: [u8; 7] = [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70];
+
+/// Per-domain handshake options (the `https_tls_version` and `https_option` functions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TlsOptions {
+    pub tls12: bool,
+    pub tls13: bool,
+    pub http2: bool,
+}
+
+impl Default for TlsOptions {
+    fn default() -> Self {
+        TlsOptions { tls12: true, tls13: true, http2: true }
+    }
+}
+
+/// One domain's serving configuration.
+pub struct DomainTls {
+    pub domain: DomainName,
+    pub config: Arc<ServerConfig>,
+    pub info: CertInfo,
+    pub options: TlsOptions,
+}
+
+impl std::fmt::Debug for DomainTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DomainTls").field("domain", &self.domain).field("options", &self.options).finish()
+    }
+}
+
+#[derive(Debug)]
+struct Fixed(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for Fixed {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+impl DomainTls {
+    /// Builds the rustls configuration: Mozilla "intermediate" (TLS 1.2 AEAD suites and TLS
+    /// 1.3, rustls has no CBC), versions and ALPN from `options`.
+    pub fn new(
+        domain: DomainName,
+        certified: Arc<CertifiedKey>,
+        info: CertInfo,
+        options: TlsOptions,
+    ) -> Result<DomainTls, rustls::Error> {
+        let mut versions: Vec<&'static rustls::SupportedProtocolVersion> = Vec::new();
+        if options.tls13 {
+            versions.push(&rustls::version::TLS13);
+        }
+        if options.tls12 {
+            versions.push(&rustls::version::TLS12);
+        }
+        if versions.is_empty() {
+            return Err(rustls::Error::General("at least one of TLS 1.2 and TLS 1.3 must stay enabled".into()));
+        }
+        let mut cfg = ServerConfig::builder_with_provider(crate::provider())
+            .with_protocol_versions(&versions)?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Fixed(certified)));
+        cfg.alpn_protocols =
+            if options.http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+        Ok(DomainTls { domain, config: Arc::new(cfg), info, options })
+    }
+}
+
+/// All HTTPS domains at one moment.
+#[derive(Debug, Default)]
+pub struct TlsSnapshot {
+    exact: HashMap<String, Arc<DomainTls>>,
+    wildcard: HashMap<String, Arc<DomainTls>>,
+    default: Option<Arc<DomainTls>>,
+}
+
+impl TlsSnapshot {
+    /// `default_domain`, when it has a certificate, serves handshakes without SNI or with a
+    /// name no domain matches.
+    pub fn new(domains: Vec<DomainTls>, default_domain: Option<&DomainName>) -> TlsSnapshot {
+        let mut s = TlsSnapshot::default();
+        for d in domains {
+            let d = Arc::new(d);
+            if default_domain == Some(&d.domain) {
+                s.default = Some(d.clone());
+            }
+            match d.domain.as_str().strip_prefix("*.") {
+                Some(suffix) => s.wildcard.insert(suffix.to_string(), d),
+                None => s.exact.insert(d.domain.as_str().to_string(), d),
+            };
+        }
+        s
+    }
+
+    /// Exact name, then the wildcard one label up, then the default domain.
+    pub fn lookup(&self, sni: Option<&str>) -> Option<Arc<DomainTls>> {
+        let Some(name) = sni.map(|n| n.trim_end_matches('.').to_ascii_lowercase()) else {
+            return self.default.clone();
+        };
+        if let Some(d) = self.exact.get(&name) {
+            return Some(d.clone());
+        }
+        if let Some((_, suffix)) = name.split_once('.') {
+            if let Some(d) = self.wildcard.get(suffix) {
+                return Some(d.clone());
+            }
+        }
+        self.default.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.wildcard.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The live snapshot, swapped whole.
+#[derive(Debug, Default)]
+pub struct TlsRegistry {
+    current: RwLock<Arc<TlsSnapshot>>,
+}
+
+impl TlsRegistry {
+    pub fn load(&self) -> Arc<TlsSnapshot> {
+        self.current.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn store(&self, snapshot: TlsSnapshot) {
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_pki::{KeyAlg, TestCa};
+    use crate::validate::validate;
+
+    fn entry(ca: &TestCa, name: &str, options: TlsOptions) -> DomainTls {
+        let d = DomainName::parse(name).expect("domain");
+        let leaf = ca.leaf(&[name], KeyAlg::P256);
+        let v = validate(&d, &leaf.chain_pem, &leaf.key_pem, 1_800_000_000).expect("valid");
+        DomainTls::new(d, v.certified, v.info, options).expect("config")
+    }
+
+    #[test]
+    fn lookup_order() {
+        let ca = TestCa::new("CA");
+        let snap = TlsSnapshot::new(
+            vec![
+                entry(&ca, "play.example.com", TlsOptions::default()),
+                entry(&ca, "*.example.com", TlsOptions::default()),
+                entry(&ca, "localhost", TlsOptions::default()),
+            ],
+            DomainName::parse("localhost").ok().as_ref(),
+        );
+        let name = |sni: Option<&str>| snap.lookup(sni).map(|d| d.domain.to_string());
+        assert_eq!(name(Some("PLAY.example.com")).as_deref(), Some("play.example.com"));
+        assert_eq!(name(Some("x.example.com")).as_deref(), Some("*.example.com"));
+        assert_eq!(name(Some("a.x.example.com")).as_deref(), Some("localhost"), "falls back to the default");
+        assert_eq!(name(None).as_deref(), Some("localhost"));
+        let no_default = TlsSnapshot::new(vec![entry(&ca, "play.example.com", TlsOptions::default())], None);
+        assert!(no_default.lookup(Some("unknown.test")).is_none());
+        assert!(no_default.lookup(None).is_none());
+    }
+
+    #[test]
+    fn versions_and_alpn_follow_options() {
+        let ca = TestCa::new("CA");
+        let e = entry(&ca, "a.example.com", TlsOptions { tls12: false, tls13: true, http2: false });
+        assert_eq!(e.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
+        let d = DomainName::parse("b.example.com").expect("domain");
+        let leaf = ca.leaf(&["b.example.com"], KeyAlg::P256);
+        let v = validate(&d, &leaf.chain_pem, &leaf.key_pem, 1_800_000_000).expect("valid");
+        assert!(DomainTls::new(d, v.certified, v.info, TlsOptions { tls12: false, tls13: false, http2: true }).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! A test PKI generated with rcgen: one CA and leaf certificates of every kind the validator
+//! must accept or reject. Test-only (feature `test-pki`).
+#![allow(clippy::expect_used)]
+
+use rcgen::{
+    date_time_ymd, BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair, RsaKeySize,
+    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
+};
+
+/// Key algorithm of a generated leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAlg {
+    P256,
+    P384,
+    Rsa2048,
+}
+
+/// A test certificate authority.
+pub struct TestCa {
+    pub cert: Certificate,
+    pub key: KeyPair,
+}
+
+impl std::fmt::Debug for TestCa {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TestCa")
+    }
+}
+
+/// A leaf certificate: chain PEM (leaf, then the CA), key PEM.
+#[derive(Debug, Clone)]
+pub struct Leaf {
+    pub chain_pem: String,
+    pub leaf_pem: String,
+    pub key_pem: String,
+}
+
+fn key(alg: KeyAlg) -> KeyPair {
+    match alg {
+        KeyAlg::P256 => KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256),
+        KeyAlg::P384 => KeyPair::generate_for(&PKCS_ECDSA_P384_SHA384),
+        KeyAlg::Rsa2048 => KeyPair::generate_rsa_for(&PKCS_RSA_SHA256, RsaKeySize::_2048),
+    }
+    .expect("test key generation")
+}
+
+impl TestCa {
+    pub fn new(name: &str) -> TestCa {
+        let key = key(KeyAlg::P256);
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, name);
+        p.not_before = date_time_ymd(2020, 1, 1);
+        p.not_after = date_time_ymd(2099, 1, 1);
+        let cert = p.self_signed(&key).expect("CA");
+        TestCa { cert, key }
+    }
+
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A leaf for `names`, valid between the given years.
+    pub fn leaf_with(&self, names: &[&str], alg: KeyAlg, from_year: i32, to_year: i32) -> Leaf {
+        let k = key(alg);
+        let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("params");
+        p.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
+        p.not_before = date_time_ymd(from_year, 1, 1);
+        p.not_after = date_time_ymd(to_year, 1, 1);
+        let cert = p.signed_by(&k, &self.cert, &self.key).expect("leaf");
+        Leaf { chain_pem: format!("{}{}", cert.pem(), self.cert.pem()), leaf_pem: cert.pem(), key_pem: k.serialize_pem() }
+    }
+
+    /// A currently valid leaf (2020..2099).
+    pub fn leaf(&self, names: &[&str], alg: KeyAlg) -> Leaf {
+        self.leaf_with(names, alg, 2020, 2099)
+    }
+}
+
+/// Wraps a key PEM's body under an "ENCRYPTED PRIVATE KEY" label, as a password-protected
+/// PKCS#8 export looks to a validator.
+pub fn encrypted_pkcs8_lookalike(key_pem: &str) -> String {
+    key_pem.replace("BEGIN PRIVATE KEY", "BEGIN ENCRYPTED PRIVATE KEY").replace("END PRIVATE KEY", "END ENCRYPTED PRIVATE KEY")
+}
