@@ -13,6 +13,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Row, SqlitePool};
 use thiserror::Error;
 
+/// A SELECT of every certificate column, followed by `$tail`.
+macro_rules! cert_select {
+    ($tail:literal) => {
+        concat!("SELECT cert_name, domain, cert_pem, key_blob, key_nonce, key_sealed, created_at FROM certificates ", $tail)
+    };
+}
+
 /// Store errors.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -26,7 +33,13 @@ pub enum StoreError {
 }
 
 /// Ordered migrations for SQLite. Append only; never edit a released one.
-const SQLITE_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_domains.sql")),
+];
+
+/// Meta key bumped by every configuration change; servers poll it to reload.
+pub const META_CONFIG_GENERATION: &str = "config.generation";
 
 /// A CMK record (no key material).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +61,27 @@ pub struct KmsKeyVersionRecord {
     pub key_id: String,
     pub version_id: String,
     pub sealed_material: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// A playback domain row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainRecord {
+    pub name: String,
+    /// Per-domain functions as JSON.
+    pub config: String,
+    pub created_at: i64,
+}
+
+/// A certificate row. `key_*` hold the sealed private key; nothing here is plaintext secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CertificateRecord {
+    pub cert_name: String,
+    pub domain: String,
+    pub cert_pem: String,
+    pub key_blob: Vec<u8>,
+    pub key_nonce: Vec<u8>,
+    pub key_sealed: Vec<u8>,
     pub created_at: i64,
 }
 
@@ -244,10 +278,147 @@ impl Store {
             .await?)
     }
 
+    /// The configuration generation (0 before any change).
+    pub async fn config_generation(&self) -> Result<i64, StoreError> {
+        Ok(self.meta_get(META_CONFIG_GENERATION).await?.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
+
+    pub async fn domain_insert(&self, d: &DomainRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let r = sqlx::query("INSERT INTO domains (name, config, created_at) VALUES (?, ?, ?)")
+            .bind(&d.name)
+            .bind(&d.config)
+            .bind(d.created_at)
+            .execute(&mut *tx)
+            .await;
+        match r {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                return Err(StoreError::Conflict(format!("domain {}", d.name)))
+            }
+            other => other?,
+        };
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a domain (and its certificate). Returns whether it existed.
+    pub async fn domain_delete(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("DELETE FROM domains WHERE name = ?").bind(name).execute(&mut *tx).await?.rows_affected();
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub async fn domain_get(&self, name: &str) -> Result<Option<DomainRecord>, StoreError> {
+        let row = sqlx::query("SELECT name, config, created_at FROM domains WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(DomainRecord { name: r.try_get(0)?, config: r.try_get(1)?, created_at: r.try_get(2)? })).transpose()
+    }
+
+    pub async fn domain_list(&self) -> Result<Vec<DomainRecord>, StoreError> {
+        let rows = sqlx::query("SELECT name, config, created_at FROM domains ORDER BY name").fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|r| Ok(DomainRecord { name: r.try_get(0)?, config: r.try_get(1)?, created_at: r.try_get(2)? }))
+            .collect()
+    }
+
+    /// Replaces a domain's function configuration.
+    pub async fn domain_set_config(&self, name: &str, config: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n = sqlx::query("UPDATE domains SET config = ? WHERE name = ?")
+            .bind(config)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Stores a domain's certificate, replacing the domain's previous one and any certificate
+    /// of the same name (the caller enforces ForceSet semantics first).
+    pub async fn cert_put(&self, c: &CertificateRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM certificates WHERE cert_name = ? OR domain = ?")
+            .bind(&c.cert_name)
+            .bind(&c.domain)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO certificates (cert_name, domain, cert_pem, key_blob, key_nonce, key_sealed, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&c.cert_name)
+        .bind(&c.domain)
+        .bind(&c.cert_pem)
+        .bind(&c.key_blob)
+        .bind(&c.key_nonce)
+        .bind(&c.key_sealed)
+        .bind(c.created_at)
+        .execute(&mut *tx)
+        .await?;
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a domain's certificate and key. Returns whether there was one.
+    pub async fn cert_delete_for_domain(&self, domain: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let n =
+            sqlx::query("DELETE FROM certificates WHERE domain = ?").bind(domain).execute(&mut *tx).await?.rows_affected();
+        bump_generation(&mut tx).await?;
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub async fn cert_by_name(&self, name: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        let row = sqlx::query(cert_select!("WHERE cert_name = ?")).bind(name).fetch_optional(&self.pool).await?;
+        row.map(|r| cert_row(&r)).transpose()
+    }
+
+    pub async fn cert_for_domain(&self, domain: &str) -> Result<Option<CertificateRecord>, StoreError> {
+        let row = sqlx::query(cert_select!("WHERE domain = ?")).bind(domain).fetch_optional(&self.pool).await?;
+        row.map(|r| cert_row(&r)).transpose()
+    }
+
+    pub async fn cert_list(&self) -> Result<Vec<CertificateRecord>, StoreError> {
+        let rows = sqlx::query(cert_select!("ORDER BY domain")).fetch_all(&self.pool).await?;
+        rows.iter().map(cert_row).collect()
+    }
+
     /// Closes the pool (flushes WAL on the last connection).
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+fn cert_row(r: &sqlx::sqlite::SqliteRow) -> Result<CertificateRecord, StoreError> {
+    Ok(CertificateRecord {
+        cert_name: r.try_get(0)?,
+        domain: r.try_get(1)?,
+        cert_pem: r.try_get(2)?,
+        key_blob: r.try_get(3)?,
+        key_nonce: r.try_get(4)?,
+        key_sealed: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+    })
+}
+
+async fn bump_generation(tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO meta (key, value) VALUES (?, '1') \
+         ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+    )
+    .bind(META_CONFIG_GENERATION)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 async fn insert_version(
@@ -292,7 +463,7 @@ mod tests {
     #[tokio::test]
     async fn kms_tables_roundtrip() {
         let s = Store::open_memory().await.expect("open");
-        assert_eq!(s.schema_version().await.expect("version"), 1);
+        assert_eq!(s.schema_version().await.expect("version"), 2);
         let (k, v) = key("k1");
         s.kms_insert_key(&k, &v).await.expect("insert");
         assert_eq!(s.kms_get_key("k1").await.expect("get"), Some(k.clone()));
@@ -312,6 +483,36 @@ mod tests {
         s.kms_add_version(&v2).await.expect("rotate");
         assert_eq!(s.kms_get_key("k1").await.expect("get").map(|k| k.primary_version).as_deref(), Some("v2"));
         assert_eq!(s.kms_list_keys().await.expect("list"), vec!["k1".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn domains_and_certificates() {
+        let s = Store::open_memory().await.expect("open");
+        assert_eq!(s.config_generation().await.expect("gen"), 0);
+        let d = DomainRecord { name: "play.example.com".into(), config: "{}".into(), created_at: 1 };
+        s.domain_insert(&d).await.expect("insert");
+        assert!(matches!(s.domain_insert(&d).await, Err(StoreError::Conflict(_))));
+        let cert = |name: &str| CertificateRecord {
+            cert_name: name.into(),
+            domain: "play.example.com".into(),
+            cert_pem: "PEM".into(),
+            key_blob: vec![1],
+            key_nonce: vec![2],
+            key_sealed: vec![3],
+            created_at: 2,
+        };
+        s.cert_put(&cert("c1")).await.expect("put");
+        s.cert_put(&cert("c2")).await.expect("replace");
+        assert_eq!(s.cert_list().await.expect("list").len(), 1, "one certificate per domain");
+        assert_eq!(s.cert_for_domain("play.example.com").await.expect("get").map(|c| c.cert_name).as_deref(), Some("c2"));
+        assert!(s.cert_by_name("c1").await.expect("get").is_none());
+        assert!(s.domain_set_config("play.example.com", "{\"a\":1}").await.expect("config"));
+        assert!(s.cert_delete_for_domain("play.example.com").await.expect("delete"));
+        assert!(!s.cert_delete_for_domain("play.example.com").await.expect("delete again"));
+        s.cert_put(&cert("c3")).await.expect("put");
+        assert!(s.domain_delete("play.example.com").await.expect("delete domain"));
+        assert!(s.cert_list().await.expect("list").is_empty(), "certificate deleted with its domain");
+        assert!(s.config_generation().await.expect("gen") >= 7, "every change bumps the generation");
     }
 
     #[tokio::test]
