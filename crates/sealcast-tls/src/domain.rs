@@ -66,6 +66,56 @@ impl fmt::Display for DomainName {
     }
 }
 
+/// Values keyed by domain, looked up by a concrete host name: exact name first, then the
+/// wildcard one label up, then the default.
+#[derive(Debug, Clone)]
+pub struct NameMap<T> {
+    exact: std::collections::HashMap<String, T>,
+    wildcard: std::collections::HashMap<String, T>,
+    default: Option<T>,
+}
+
+impl<T> Default for NameMap<T> {
+    fn default() -> Self {
+        NameMap { exact: Default::default(), wildcard: Default::default(), default: None }
+    }
+}
+
+impl<T: Clone> NameMap<T> {
+    pub fn insert(&mut self, domain: &DomainName, value: T) {
+        match domain.as_str().strip_prefix("*.") {
+            Some(suffix) => self.wildcard.insert(suffix.to_string(), value),
+            None => self.exact.insert(domain.as_str().to_string(), value),
+        };
+    }
+
+    pub fn set_default(&mut self, value: T) {
+        self.default = Some(value);
+    }
+
+    /// `None` host (no SNI) gets the default.
+    pub fn lookup(&self, host: Option<&str>) -> Option<T> {
+        let Some(name) = host.map(|n| n.trim_end_matches('.').to_ascii_lowercase()) else {
+            return self.default.clone();
+        };
+        if let Some(v) = self.exact.get(&name) {
+            return Some(v.clone());
+        }
+        if let Some(v) = name.split_once('.').and_then(|(_, suffix)| self.wildcard.get(suffix)) {
+            return Some(v.clone());
+        }
+        self.default.clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.wildcard.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Whether a certificate name (SAN DNS entry or CN), possibly a wildcard, covers `domain`
 /// (itself possibly a wildcard). A wildcard certificate covers exactly one label; a wildcard
 /// domain needs a wildcard certificate for the same suffix.

@@ -16,7 +16,7 @@ pub mod validate;
 #[cfg(any(test, feature = "test-pki"))]
 pub mod test_pki;
 
-pub use domain::{DomainError, DomainName};
+pub use domain::{DomainError, DomainName, NameMap};
 pub use snapshot::{DomainTls, TlsOptions, TlsRegistry, TlsSnapshot, UNRECOGNIZED_NAME_ALERT};
 pub use validate::{validate, CertError, CertInfo, ValidatedCert};
 

@@ -3,14 +3,13 @@
 //! A [`TlsSnapshot`] is immutable; [`TlsRegistry`] swaps whole snapshots atomically, so a
 //! certificate change is seen by the next handshake and never blocks one in progress.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 
-use crate::domain::DomainName;
+use crate::domain::{DomainName, NameMap};
 use crate::validate::CertInfo;
 
 /// A fatal TLS 1.2-framed `unrecognized_name` alert (sent before any handshake state exists).
@@ -85,51 +84,35 @@ impl DomainTls {
 /// All HTTPS domains at one moment.
 #[derive(Debug, Default)]
 pub struct TlsSnapshot {
-    exact: HashMap<String, Arc<DomainTls>>,
-    wildcard: HashMap<String, Arc<DomainTls>>,
-    default: Option<Arc<DomainTls>>,
+    names: NameMap<Arc<DomainTls>>,
 }
 
 impl TlsSnapshot {
     /// `default_domain`, when it has a certificate, serves handshakes without SNI or with a
     /// name no domain matches.
     pub fn new(domains: Vec<DomainTls>, default_domain: Option<&DomainName>) -> TlsSnapshot {
-        let mut s = TlsSnapshot::default();
+        let mut names = NameMap::default();
         for d in domains {
             let d = Arc::new(d);
             if default_domain == Some(&d.domain) {
-                s.default = Some(d.clone());
+                names.set_default(d.clone());
             }
-            match d.domain.as_str().strip_prefix("*.") {
-                Some(suffix) => s.wildcard.insert(suffix.to_string(), d),
-                None => s.exact.insert(d.domain.as_str().to_string(), d),
-            };
+            names.insert(&d.domain.clone(), d);
         }
-        s
+        TlsSnapshot { names }
     }
 
     /// Exact name, then the wildcard one label up, then the default domain.
     pub fn lookup(&self, sni: Option<&str>) -> Option<Arc<DomainTls>> {
-        let Some(name) = sni.map(|n| n.trim_end_matches('.').to_ascii_lowercase()) else {
-            return self.default.clone();
-        };
-        if let Some(d) = self.exact.get(&name) {
-            return Some(d.clone());
-        }
-        if let Some((_, suffix)) = name.split_once('.') {
-            if let Some(d) = self.wildcard.get(suffix) {
-                return Some(d.clone());
-            }
-        }
-        self.default.clone()
+        self.names.lookup(sni)
     }
 
     pub fn len(&self) -> usize {
-        self.exact.len() + self.wildcard.len()
+        self.names.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.names.is_empty()
     }
 }
 
@@ -158,7 +141,7 @@ mod tests {
     fn entry(ca: &TestCa, name: &str, options: TlsOptions) -> DomainTls {
         let d = DomainName::parse(name).expect("domain");
         let leaf = ca.leaf(&[name], KeyAlg::P256);
-        let v = validate(&d, &leaf.chain_pem, &leaf.key_pem, 1_800_000_000).expect("valid");
+        let v = validate(&d, &leaf.chain_pem, &leaf.key_pem, Some(1_800_000_000)).expect("valid");
         DomainTls::new(d, v.certified, v.info, options).expect("config")
     }
 
@@ -190,7 +173,7 @@ mod tests {
         assert_eq!(e.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         let d = DomainName::parse("b.example.com").expect("domain");
         let leaf = ca.leaf(&["b.example.com"], KeyAlg::P256);
-        let v = validate(&d, &leaf.chain_pem, &leaf.key_pem, 1_800_000_000).expect("valid");
+        let v = validate(&d, &leaf.chain_pem, &leaf.key_pem, Some(1_800_000_000)).expect("valid");
         assert!(DomainTls::new(d, v.certified, v.info, TlsOptions { tls12: false, tls13: false, http2: true }).is_err());
     }
 }

@@ -107,20 +107,63 @@ fn key_type(cert: &X509Certificate<'_>) -> Result<String, CertError> {
     }
 }
 
-/// Validates a PEM chain (leaf first) and key for `domain` at Unix time `now`.
-pub fn validate(domain: &DomainName, cert_pem: &str, key_pem: &str, now: i64) -> Result<ValidatedCert, CertError> {
+/// Validates a PEM chain (leaf first) and key for `domain` at Unix time `now`. With `now` =
+/// `None` the validity window is not checked (reloading a stored certificate: one that expired
+/// since its upload keeps serving, with a warning from the caller, rather than vanishing).
+pub fn validate(domain: &DomainName, cert_pem: &str, key_pem: &str, now: Option<i64>) -> Result<ValidatedCert, CertError> {
     if key_pem.contains("ENCRYPTED PRIVATE KEY") || key_pem.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(CertError::EncryptedKey);
     }
+    let chain = pem_chain(cert_pem)?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| CertError::KeyNotPem)?;
+    let parsed = parse_chain(&chain)?;
+    let info = info(&parsed, &chain)?;
+
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+        .map_err(|e| CertError::UnsupportedKey(format!("private key not usable ({e})")))?;
+    let certified = CertifiedKey::new(chain.clone(), signing);
+    certified.keys_match().map_err(|_| CertError::KeyMismatch)?;
+
+    let (not_before, not_after) = (info.not_before, info.not_after);
+    if let Some(now) = now {
+        if now < not_before {
+            return Err(CertError::NotYetValid { not_before });
+        }
+        if now > not_after {
+            return Err(CertError::Expired { not_after });
+        }
+    }
+
+    if !info.names.iter().any(|n| cert_name_covers(n, domain)) {
+        return Err(CertError::DomainNotCovered { domain: domain.to_string(), names: info.names });
+    }
+
+    for i in 0..parsed.len().saturating_sub(1) {
+        if parsed[i].issuer().as_raw() != parsed[i + 1].subject().as_raw() {
+            return Err(CertError::ChainOrder { index: i, next: i + 1 });
+        }
+    }
+
+    Ok(ValidatedCert {
+        info,
+        certified: Arc::new(certified),
+        key_pem: SecretBytes::new(key_pem.as_bytes().to_vec()),
+        cert_pem: cert_pem.to_string(),
+    })
+}
+
+fn pem_chain(cert_pem: &str) -> Result<Vec<CertificateDer<'static>>, CertError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|_| CertError::CertificateNotPem)?;
     if chain.is_empty() {
         return Err(CertError::CertificateNotPem);
     }
-    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|_| CertError::KeyNotPem)?;
+    Ok(chain)
+}
 
-    let parsed: Vec<X509Certificate<'_>> = chain
+fn parse_chain<'a>(chain: &'a [CertificateDer<'static>]) -> Result<Vec<X509Certificate<'a>>, CertError> {
+    chain
         .iter()
         .enumerate()
         .map(|(index, der)| {
@@ -128,24 +171,11 @@ pub fn validate(domain: &DomainName, cert_pem: &str, key_pem: &str, now: i64) ->
                 .map(|(_, c)| c)
                 .map_err(|e| CertError::BadCertificate { index, reason: e.to_string() })
         })
-        .collect::<Result<_, _>>()?;
+        .collect()
+}
+
+fn info(parsed: &[X509Certificate<'_>], chain: &[CertificateDer<'static>]) -> Result<CertInfo, CertError> {
     let leaf = &parsed[0];
-    let key_type = key_type(leaf)?;
-
-    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
-        .map_err(|e| CertError::UnsupportedKey(format!("private key not usable ({e})")))?;
-    let certified = CertifiedKey::new(chain.clone(), signing);
-    certified.keys_match().map_err(|_| CertError::KeyMismatch)?;
-
-    let not_before = leaf.validity().not_before.timestamp();
-    let not_after = leaf.validity().not_after.timestamp();
-    if now < not_before {
-        return Err(CertError::NotYetValid { not_before });
-    }
-    if now > not_after {
-        return Err(CertError::Expired { not_after });
-    }
-
     let mut names: Vec<String> = Vec::new();
     if let Ok(Some(san)) = leaf.subject_alternative_name() {
         for gn in &san.value.general_names {
@@ -157,33 +187,24 @@ pub fn validate(domain: &DomainName, cert_pem: &str, key_pem: &str, now: i64) ->
     if names.is_empty() {
         names.extend(leaf.subject().iter_common_name().filter_map(|cn| cn.as_str().ok()).map(str::to_string));
     }
-    if !names.iter().any(|n| cert_name_covers(n, domain)) {
-        return Err(CertError::DomainNotCovered { domain: domain.to_string(), names });
-    }
-
-    for i in 0..parsed.len().saturating_sub(1) {
-        if parsed[i].issuer().as_raw() != parsed[i + 1].subject().as_raw() {
-            return Err(CertError::ChainOrder { index: i, next: i + 1 });
-        }
-    }
-
-    let info = CertInfo {
+    Ok(CertInfo {
         subject: leaf.subject().to_string(),
         issuer: leaf.issuer().to_string(),
         serial: hex(leaf.raw_serial()),
         names,
-        not_before,
-        not_after,
+        not_before: leaf.validity().not_before.timestamp(),
+        not_after: leaf.validity().not_after.timestamp(),
         fingerprint_sha256: hex(&sha256(chain[0].as_ref())),
-        key_type,
+        key_type: key_type(leaf)?,
         chain_length: chain.len(),
-    };
-    Ok(ValidatedCert {
-        info,
-        certified: Arc::new(certified),
-        key_pem: SecretBytes::new(key_pem.as_bytes().to_vec()),
-        cert_pem: cert_pem.to_string(),
     })
+}
+
+/// Describes a stored (public) certificate chain: no key involved.
+pub fn describe(cert_pem: &str) -> Result<CertInfo, CertError> {
+    let chain = pem_chain(cert_pem)?;
+    let parsed = parse_chain(&chain)?;
+    info(&parsed, &chain)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 use super::*;
 use crate::test_pki::{encrypted_pkcs8_lookalike, KeyAlg, TestCa};
 
-const NOW: i64 = 1_800_000_000; // 2027
+const NOW: Option<i64> = Some(1_800_000_000); // 2027
 
 fn d(s: &str) -> DomainName {
     DomainName::parse(s).expect("domain")
