@@ -66,7 +66,11 @@ fn on_off(function: &str, arg: &str, v: &str) -> Result<bool, DomainError> {
     match v {
         "on" => Ok(true),
         "off" => Ok(false),
-        _ => Err(DomainError::InvalidArg { function: function.into(), arg: arg.into(), reason: "must be on or off".into() }),
+        _ => Err(DomainError::InvalidArg {
+            function: function.into(),
+            arg: arg.into(),
+            reason: "must be on or off".into(),
+        }),
     }
 }
 
@@ -74,7 +78,11 @@ fn redirect_status(function: &str, arg: &str, v: &str) -> Result<u16, DomainErro
     match v {
         "301" => Ok(301),
         "308" => Ok(308),
-        _ => Err(DomainError::InvalidArg { function: function.into(), arg: arg.into(), reason: "must be 301 or 308".into() }),
+        _ => Err(DomainError::InvalidArg {
+            function: function.into(),
+            arg: arg.into(),
+            reason: "must be 301 or 308".into(),
+        }),
     }
 }
 
@@ -96,13 +104,12 @@ impl DomainConfig {
                 ("http_force", "http_rewrite") => self.http_force.status = redirect_status(function, arg, v)?,
                 ("HSTS", "enabled") => self.hsts.enabled = on_off(function, arg, v)?,
                 ("HSTS", "https_hsts_max_age") => {
-                    self.hsts.max_age = v.parse().ok().filter(|n| *n <= 63_072_000 * 2).ok_or_else(|| {
-                        DomainError::InvalidArg {
+                    self.hsts.max_age =
+                        v.parse().ok().filter(|n| *n <= 63_072_000 * 2).ok_or_else(|| DomainError::InvalidArg {
                             function: function.into(),
                             arg: arg.into(),
                             reason: "must be a number of seconds up to 126144000".into(),
-                        }
-                    })?
+                        })?
                 }
                 ("HSTS", "https_hsts_include_subdomains") => self.hsts.include_subdomains = on_off(function, arg, v)?,
                 ("https_tls_version", "tls10" | "tls11") => {
@@ -162,8 +169,12 @@ impl DomainConfig {
     pub fn describe(&self, function: &str) -> Option<Vec<(&'static str, String)>> {
         let oo = |b: bool| if b { "on".to_string() } else { "off".to_string() };
         Some(match function {
-            "https_force" => vec![("enable", oo(self.https_force.enable)), ("https_rewrite", self.https_force.status.to_string())],
-            "http_force" => vec![("enable", oo(self.http_force.enable)), ("http_rewrite", self.http_force.status.to_string())],
+            "https_force" => {
+                vec![("enable", oo(self.https_force.enable)), ("https_rewrite", self.https_force.status.to_string())]
+            }
+            "http_force" => {
+                vec![("enable", oo(self.http_force.enable)), ("http_rewrite", self.http_force.status.to_string())]
+            }
             "HSTS" => vec![
                 ("enabled", oo(self.hsts.enabled)),
                 ("https_hsts_max_age", self.hsts.max_age.to_string()),

@@ -8,8 +8,15 @@
 //! | `/{app}/{stream}/{epoch}-{seq}.ts` | encrypted segment | `max-age=86400, immutable` |
 //! | `/{app}/{stream}/key?d=…&ct=…` | 16-byte content key, unwrapped by the KMS | `no-store` |
 //!
-//! Every playback request passes through one [`PlaybackGuard`] before anything is read: this
-//! is where playback credentials are checked.
+//! Every request is first matched to a playback domain by its Host (exact, wildcard, then the
+//! default domain; none → 404). The domain's functions apply: `https_force`/`http_force`
+//! redirects, HSTS on HTTPS responses only. Every playback request then passes through one
+//! [`PlaybackGuard`] before anything is read: this is where playback credentials are checked.
+//! Keys are served only over HTTPS, or plain HTTP from loopback.
+//!
+//! The HTTPS listener ([`serve_tls`]) reads the ClientHello first, picks the domain's rustls
+//! configuration by SNI from the live snapshot (so certificate changes apply to the next
+//! handshake), and answers an unknown name with an `unrecognized_name` alert.
 #![forbid(unsafe_code)]
 
 mod guard;
@@ -17,5 +24,5 @@ mod routes;
 mod server;
 
 pub use guard::{AllowAll, Denied, PlaybackGuard, PlaybackRequest, Resource};
-pub use routes::Edge;
-pub use server::{serve, EdgeConfig};
+pub use routes::{Edge, PublicPorts};
+pub use server::{serve, serve_tls, EdgeConfig};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use sealcast_domains::{DomainEntry, LiveDomains};
 use sealcast_hls::{key_context, HlsService, KeyUri};
 use sealcast_kms::{Kms, KmsError};
 
@@ -13,11 +14,21 @@ use crate::guard::{PlaybackGuard, PlaybackRequest, Resource};
 
 pub(crate) type Body = Full<Bytes>;
 
+/// Public ports used in redirect `Location`s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicPorts {
+    pub http: u16,
+    /// `None` when HTTPS is not served.
+    pub https: Option<u16>,
+}
+
 /// The edge's shared state.
 pub struct Edge {
     pub(crate) hls: HlsService,
     pub(crate) kms: Arc<dyn Kms>,
     pub(crate) guard: Arc<dyn PlaybackGuard>,
+    pub(crate) domains: Arc<LiveDomains>,
+    pub(crate) ports: PublicPorts,
 }
 
 impl std::fmt::Debug for Edge {
@@ -66,14 +77,39 @@ fn ok(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<
 }
 
 impl Edge {
-    pub fn new(hls: HlsService, kms: Arc<dyn Kms>, guard: Arc<dyn PlaybackGuard>) -> Self {
-        Edge { hls, kms, guard }
+    pub fn new(
+        hls: HlsService,
+        kms: Arc<dyn Kms>,
+        guard: Arc<dyn PlaybackGuard>,
+        domains: Arc<LiveDomains>,
+        ports: PublicPorts,
+    ) -> Self {
+        Edge { hls, kms, guard, domains, ports }
     }
 
     /// Handles one request.
     pub async fn handle<B>(&self, req: Request<B>, remote: SocketAddr, secure: bool) -> Response<Body> {
-        let mut resp = self.dispatch(&req, remote, secure).await;
+        let host = request_host(&req);
+        let Some(domain) = self.domains.lookup(host) else {
+            return text(
+                StatusCode::NOT_FOUND,
+                format!("no playback domain serves host {:?}; add it with `sealcast domain add`", host.unwrap_or("")),
+            );
+        };
+        let mut resp = match self.redirect(&req, host, &domain, secure) {
+            Some(r) => r,
+            None => self.dispatch(&req, host, remote, secure).await,
+        };
         let h = resp.headers_mut();
+        if secure && domain.config.hsts.enabled {
+            let mut v = format!("max-age={}", domain.config.hsts.max_age);
+            if domain.config.hsts.include_subdomains {
+                v.push_str("; includeSubDomains");
+            }
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                h.insert(header::STRICT_TRANSPORT_SECURITY, v);
+            }
+        }
         // Web players (hls.js) fetch cross-origin.
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         if req.method() == Method::HEAD {
@@ -88,7 +124,45 @@ impl Edge {
         resp
     }
 
-    async fn dispatch<B>(&self, req: &Request<B>, remote: SocketAddr, secure: bool) -> Response<Body> {
+    /// https_force on plain HTTP, http_force on HTTPS: same host, path and query, the other
+    /// scheme's public port.
+    fn redirect<B>(
+        &self,
+        req: &Request<B>,
+        host: Option<&str>,
+        d: &DomainEntry,
+        secure: bool,
+    ) -> Option<Response<Body>> {
+        let (scheme, port, status) = if !secure && d.config.https_force.enable && d.https {
+            ("https", self.ports.https?, d.config.https_force.status)
+        } else if secure && d.config.http_force.enable {
+            ("http", self.ports.http, d.config.http_force.status)
+        } else {
+            return None;
+        };
+        let host = host?;
+        let default_port = if scheme == "https" { 443 } else { 80 };
+        let authority = match (host.contains(':'), port == default_port) {
+            (true, true) => format!("[{host}]"),
+            (true, false) => format!("[{host}]:{port}"),
+            (false, true) => host.to_string(),
+            (false, false) => format!("{host}:{port}"),
+        };
+        let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let location = format!("{scheme}://{authority}{pq}");
+        let mut r =
+            text(StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY), format!("moved to {location}"));
+        r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&location).ok()?);
+        Some(r)
+    }
+
+    async fn dispatch<B>(
+        &self,
+        req: &Request<B>,
+        host: Option<&str>,
+        remote: SocketAddr,
+        secure: bool,
+    ) -> Response<Body> {
         match *req.method() {
             Method::GET | Method::HEAD => {}
             Method::OPTIONS => {
@@ -117,8 +191,6 @@ impl Edge {
             Route::Segment { app, stream, .. } => (Resource::Segment, *app, *stream),
             Route::Key { app, stream } => (Resource::Key, *app, *stream),
         };
-        let host =
-            req.uri().host().or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok())).map(strip_port);
         let pr = PlaybackRequest { resource, host, path, query: req.uri().query(), app, stream, remote, secure };
         // The credential check: nothing is looked up before it passes.
         if let Err(denied) = self.guard.check(&pr) {
@@ -137,6 +209,9 @@ impl Edge {
                 Some(body) => ok(body, "video/mp2t", "max-age=86400, immutable"),
                 None => text(StatusCode::NOT_FOUND, format!("segment {name} of {key} is not available")),
             },
+            Route::Key { .. } if !secure && !remote.ip().is_loopback() => {
+                text(StatusCode::FORBIDDEN, "forbidden: keys are served only over HTTPS")
+            }
             Route::Key { .. } => self.key(&key, req.uri().query().unwrap_or("")).await,
         }
     }
@@ -172,6 +247,11 @@ impl Edge {
             }
         }
     }
+}
+
+/// Host of the request (HTTP/2 :authority or the Host header), without port.
+fn request_host<B>(req: &Request<B>) -> Option<&str> {
+    req.uri().host().or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok())).map(strip_port)
 }
 
 fn strip_port(host: &str) -> &str {

@@ -16,7 +16,10 @@ use thiserror::Error;
 /// A SELECT of every certificate column, followed by `$tail`.
 macro_rules! cert_select {
     ($tail:literal) => {
-        concat!("SELECT cert_name, domain, cert_pem, key_blob, key_nonce, key_sealed, created_at FROM certificates ", $tail)
+        concat!(
+            "SELECT cert_name, domain, cert_pem, key_blob, key_nonce, key_sealed, created_at FROM certificates ",
+            $tail
+        )
     };
 }
 
@@ -316,11 +319,13 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok(DomainRecord { name: r.try_get(0)?, config: r.try_get(1)?, created_at: r.try_get(2)? })).transpose()
+        row.map(|r| Ok(DomainRecord { name: r.try_get(0)?, config: r.try_get(1)?, created_at: r.try_get(2)? }))
+            .transpose()
     }
 
     pub async fn domain_list(&self) -> Result<Vec<DomainRecord>, StoreError> {
-        let rows = sqlx::query("SELECT name, config, created_at FROM domains ORDER BY name").fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT name, config, created_at FROM domains ORDER BY name").fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|r| Ok(DomainRecord { name: r.try_get(0)?, config: r.try_get(1)?, created_at: r.try_get(2)? }))
             .collect()
@@ -370,8 +375,11 @@ impl Store {
     /// Deletes a domain's certificate and key. Returns whether there was one.
     pub async fn cert_delete_for_domain(&self, domain: &str) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let n =
-            sqlx::query("DELETE FROM certificates WHERE domain = ?").bind(domain).execute(&mut *tx).await?.rows_affected();
+        let n = sqlx::query("DELETE FROM certificates WHERE domain = ?")
+            .bind(domain)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(n == 1)
@@ -504,7 +512,10 @@ mod tests {
         s.cert_put(&cert("c1")).await.expect("put");
         s.cert_put(&cert("c2")).await.expect("replace");
         assert_eq!(s.cert_list().await.expect("list").len(), 1, "one certificate per domain");
-        assert_eq!(s.cert_for_domain("play.example.com").await.expect("get").map(|c| c.cert_name).as_deref(), Some("c2"));
+        assert_eq!(
+            s.cert_for_domain("play.example.com").await.expect("get").map(|c| c.cert_name).as_deref(),
+            Some("c2")
+        );
         assert!(s.cert_by_name("c1").await.expect("get").is_none());
         assert!(s.domain_set_config("play.example.com", "{\"a\":1}").await.expect("config"));
         assert!(s.cert_delete_for_domain("play.example.com").await.expect("delete"));

@@ -34,7 +34,9 @@ impl DomainName {
                 return Err(err("every label must be 1 to 63 characters"));
             }
             if !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') || l.starts_with('-') || l.ends_with('-') {
-                return Err(err("labels use letters, digits and inner hyphens only ('*' only as the whole first label)"));
+                return Err(err(
+                    "labels use letters, digits and inner hyphens only ('*' only as the whole first label)",
+                ));
             }
         }
         Ok(DomainName(lower))
@@ -52,9 +54,7 @@ impl DomainName {
     pub fn serves(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         match self.0.strip_prefix("*.") {
-            Some(suffix) => host
-                .split_once('.')
-                .is_some_and(|(first, rest)| !first.is_empty() && rest == suffix),
+            Some(suffix) => host.split_once('.').is_some_and(|(first, rest)| !first.is_empty() && rest == suffix),
             None => host == self.0,
         }
     }
@@ -128,7 +128,9 @@ pub fn cert_name_covers(cert_name: &str, domain: &DomainName) -> bool {
         return false;
     }
     match cert_name.strip_prefix("*.") {
-        Some(suffix) => domain.as_str().split_once('.').is_some_and(|(first, rest)| !first.is_empty() && rest == suffix),
+        Some(suffix) => {
+            domain.as_str().split_once('.').is_some_and(|(first, rest)| !first.is_empty() && rest == suffix)
+        }
         None => false,
     }
 }

@@ -68,7 +68,11 @@ impl TestCa {
         p.not_before = date_time_ymd(from_year, 1, 1);
         p.not_after = date_time_ymd(to_year, 1, 1);
         let cert = p.signed_by(&k, &self.cert, &self.key).expect("leaf");
-        Leaf { chain_pem: format!("{}{}", cert.pem(), self.cert.pem()), leaf_pem: cert.pem(), key_pem: k.serialize_pem() }
+        Leaf {
+            chain_pem: format!("{}{}", cert.pem(), self.cert.pem()),
+            leaf_pem: cert.pem(),
+            key_pem: k.serialize_pem(),
+        }
     }
 
     /// A currently valid leaf (2020..2099).
@@ -80,5 +84,7 @@ impl TestCa {
 /// Wraps a key PEM's body under an "ENCRYPTED PRIVATE KEY" label, as a password-protected
 /// PKCS#8 export looks to a validator.
 pub fn encrypted_pkcs8_lookalike(key_pem: &str) -> String {
-    key_pem.replace("BEGIN PRIVATE KEY", "BEGIN ENCRYPTED PRIVATE KEY").replace("END PRIVATE KEY", "END ENCRYPTED PRIVATE KEY")
+    key_pem
+        .replace("BEGIN PRIVATE KEY", "BEGIN ENCRYPTED PRIVATE KEY")
+        .replace("END PRIVATE KEY", "END ENCRYPTED PRIVATE KEY")
 }

@@ -28,6 +28,8 @@ pub struct Config {
     pub http_listen: SocketAddr,
     pub https_listen: SocketAddr,
     pub api_listen: SocketAddr,
+    /// Domain serving requests whose Host (or SNI) matches no domain; empty for none.
+    pub default_domain: String,
     /// tracing filter, e.g. `info` or `sealcast=debug`.
     pub log: String,
     pub hls: HlsSection,
@@ -69,6 +71,7 @@ impl Default for Config {
             http_listen: ([0, 0, 0, 0], 8080).into(),
             https_listen: ([0, 0, 0, 0], 8443).into(),
             api_listen: ([127, 0, 0, 1], 8081).into(),
+            default_domain: "localhost".into(),
             log: "info".into(),
             hls: HlsSection::default(),
             rtmp: RtmpSection::default(),
@@ -133,6 +136,13 @@ impl Config {
 
     /// Checks every bounded value.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.default_domain.is_empty() {
+            sealcast_tls::DomainName::parse(&self.default_domain).map_err(|e| ConfigError::Range {
+                key: "default_domain",
+                value: self.default_domain.clone(),
+                rule: e.reason,
+            })?;
+        }
         let h = &self.hls;
         range("hls.key_rotation_interval", h.key_rotation_interval, 60, 3600, "must be 60..=3600 seconds")?;
         range("hls.segment_duration", h.segment_duration, 1, 30, "must be 1..=30 seconds")?;

@@ -3,8 +3,10 @@
 //! Thin wiring: configuration and CLI here; the work is in the `sealcast-*` crates.
 #![forbid(unsafe_code)]
 
+mod cli;
 mod config;
 mod serve;
+mod state;
 
 use std::path::PathBuf;
 
@@ -24,6 +26,21 @@ enum Command {
     /// Run the server (RTMP ingest, HLS playback, control API) with an embedded SQLite database
     /// and built-in KMS in --data-dir.
     Serve(ServeArgs),
+    /// Manage playback domains and their functions (https_force, http_force, HSTS,
+    /// https_tls_version, https_option).
+    Domain {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(subcommand)]
+        command: cli::DomainCommand,
+    },
+    /// Manage HTTPS certificates of playback domains.
+    Cert {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(subcommand)]
+        command: cli::CertCommand,
+    },
 }
 
 /// Flags override the config file; each has a SEALCAST_* environment variable.
@@ -59,6 +76,9 @@ struct ServeArgs {
     /// Segments listed in a live playlist [default: 6].
     #[arg(long, env = "SEALCAST_PLAYLIST_LENGTH")]
     playlist_length: Option<usize>,
+    /// Domain serving hosts that match no domain; empty for none [default: localhost].
+    #[arg(long, env = "SEALCAST_DEFAULT_DOMAIN")]
+    default_domain: Option<String>,
     /// Log filter, e.g. `info` or `sealcast_ingest=debug` [default: info].
     #[arg(long, env = "SEALCAST_LOG")]
     log: Option<String>,
@@ -97,6 +117,9 @@ impl ServeArgs {
         if let Some(v) = self.playlist_length {
             c.hls.playlist_length = v;
         }
+        if let Some(v) = self.default_domain {
+            c.default_domain = v;
+        }
         if let Some(v) = self.log {
             c.log = v;
         }
@@ -105,9 +128,34 @@ impl ServeArgs {
     }
 }
 
+fn runtime() -> Result<tokio::runtime::Runtime, std::process::ExitCode> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        eprintln!("sealcast: cannot start the async runtime: {e}");
+        std::process::ExitCode::FAILURE
+    })
+}
+
+/// Runs a CLI command; errors print one line and exit 1.
+fn run_cli(f: impl std::future::Future<Output = anyhow::Result<()>>) -> std::process::ExitCode {
+    serve::init_logging("warn");
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    match rt.block_on(f) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sealcast: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Domain { data, command } => run_cli(async move { cli::domain(&data, command).await }),
+        Command::Cert { data, command } => run_cli(async move { cli::cert(&data, command).await }),
         Command::Serve(args) => {
             let config = match args.into_config() {
                 Ok(c) => c,
@@ -117,12 +165,9 @@ fn main() -> std::process::ExitCode {
                 }
             };
             serve::init_logging(&config.log);
-            let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let rt = match runtime() {
                 Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("sealcast: cannot start the async runtime: {e}");
-                    return std::process::ExitCode::FAILURE;
-                }
+                Err(code) => return code,
             };
             match rt.block_on(serve::run(config)) {
                 Ok(()) => std::process::ExitCode::SUCCESS,

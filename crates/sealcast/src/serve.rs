@@ -2,18 +2,17 @@
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use sealcast_edge::{AllowAll as OpenPlayback, Edge, EdgeConfig};
+use sealcast_domains::DomainService;
+use sealcast_edge::{AllowAll as OpenPlayback, Edge, EdgeConfig, PublicPorts};
 use sealcast_hls::HlsService;
 use sealcast_hub::{Hub, HubConfig, StreamKey};
 use sealcast_ingest::{validate_name, Admission, PublishRequest, Rejection};
-use sealcast_kms::{BuiltinKms, Kms, RootKey, RootKeySource};
-use sealcast_store::Store;
+use sealcast_kms::Kms;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -61,31 +60,25 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&cfg.data_dir)
-        .with_context(|| format!("cannot create data dir {}", cfg.data_dir.display()))?;
-    let _ = std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700));
-
-    let root_env = std::env::var("SEALCAST_ROOT_KEY").ok();
-    let root = RootKey::load(root_env.as_deref(), &cfg.data_dir)?;
-    if let RootKeySource::Generated(path) = root.source() {
-        tracing::warn!(
-            path = %path.display(),
-            "generated a new root key; back it up: without it the keys in this database cannot be recovered"
-        );
-    }
-    let store = Store::open_sqlite(&cfg.data_dir.join("sealcast.db")).await.context("cannot open the database")?;
-    let kms: Arc<BuiltinKms> = Arc::new(BuiltinKms::open(store.clone(), root).await.context("cannot open the KMS")?);
+    let (store, kms) = crate::state::open(&cfg.data_dir).await?;
     let kms_dyn: Arc<dyn Kms> = kms.clone();
+    let default_domain = Some(cfg.default_domain.as_str()).filter(|d| !d.is_empty());
+    let domains =
+        DomainService::new(store.clone(), kms_dyn.clone(), default_domain).await.context("cannot open domains")?;
+    domains.reload().await.context("cannot load domains")?;
 
     let hub = Hub::new(HubConfig::default());
     let hls = HlsService::new(cfg.hls(), kms_dyn.clone());
     hub.add_consumer(Arc::new(hls.clone()));
-    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), Arc::new(OpenPlayback)));
 
     let rtmp = bind("RTMP", cfg.rtmp_listen).await?;
     let http = bind("HTTP", cfg.http_listen).await?;
+    let https = bind("HTTPS", cfg.https_listen).await?;
     let api = bind("the API", cfg.api_listen).await?;
-    let (rtmp_addr, http_addr, api_addr) = (rtmp.local_addr()?, http.local_addr()?, api.local_addr()?);
+    let (rtmp_addr, http_addr, https_addr, api_addr) =
+        (rtmp.local_addr()?, http.local_addr()?, https.local_addr()?, api.local_addr()?);
+    let ports = PublicPorts { http: http_addr.port(), https: Some(https_addr.port()) };
+    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), Arc::new(OpenPlayback), domains.live(), ports));
 
     let shutdown = CancellationToken::new();
     let ingest_tasks = TaskTracker::new();
@@ -101,8 +94,27 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         shutdown.clone(),
         ingest_tasks.clone(),
     ));
-    let http_server =
-        tokio::spawn(sealcast_edge::serve(http, edge, EdgeConfig::default(), shutdown.clone(), edge_tasks.clone()));
+    let http_server = tokio::spawn(sealcast_edge::serve(
+        http,
+        edge.clone(),
+        EdgeConfig::default(),
+        shutdown.clone(),
+        edge_tasks.clone(),
+    ));
+    let https_server = tokio::spawn(sealcast_edge::serve_tls(
+        https,
+        edge,
+        domains.live(),
+        EdgeConfig::default(),
+        shutdown.clone(),
+        edge_tasks.clone(),
+    ));
+    // Certificates and domain functions changed by the CLI or the API apply within ~200 ms.
+    let watcher = tokio::spawn({
+        let domains = domains.clone();
+        let s = shutdown.clone();
+        async move { domains.run_watcher(Duration::from_millis(200), s).await }
+    });
     // The API stops last so /healthz answers until the end.
     let api_shutdown = CancellationToken::new();
     let api_server = tokio::spawn(sealcast_api::serve(api, ready.clone(), api_shutdown.clone()));
@@ -114,8 +126,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
 
     ready.set_ready(true);
     tracing::info!(
-        rtmp = %rtmp_addr, http = %http_addr, api = %api_addr,
-        encryption = ?cfg.hls.encryption, kms_default_key = kms.default_key_id(),
+        rtmp = %rtmp_addr, http = %http_addr, https = %https_addr, api = %api_addr,
+        default_domain = %cfg.default_domain, encryption = ?cfg.hls.encryption,
+        kms_default_key = kms.default_key_id(),
         "ready"
     );
     if cfg.hls.encryption == crate::config::Encryption::None {
@@ -135,8 +148,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         tracing::warn!("some HLS packagers did not finish within 10 s");
     }
     let _ = http_server.await;
+    let _ = https_server.await;
     edge_tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(6), edge_tasks.wait()).await;
+    let _ = watcher.await;
     let _ = sweeper.await;
     api_shutdown.cancel();
     let _ = api_server.await;

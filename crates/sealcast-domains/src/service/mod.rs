@@ -115,7 +115,8 @@ impl DomainService {
 
     pub async fn add_domain(&self, name: &str) -> Result<DomainName, DomainError> {
         let d = DomainName::parse(name)?;
-        let config = serde_json::to_string(&DomainConfig::default()).map_err(|e| DomainError::Conflict(e.to_string()))?;
+        let config =
+            serde_json::to_string(&DomainConfig::default()).map_err(|e| DomainError::Conflict(e.to_string()))?;
         let rec = DomainRecord { name: d.to_string(), config, created_at: now() };
         match self.store.domain_insert(&rec).await {
             Err(sealcast_store::StoreError::Conflict(_)) => Err(DomainError::Exists(d.to_string())),
@@ -139,7 +140,8 @@ impl DomainService {
     }
 
     fn parse_config(rec: &DomainRecord) -> Result<DomainConfig, DomainError> {
-        serde_json::from_str(&rec.config).map_err(|e| DomainError::Corrupt { domain: rec.name.clone(), reason: e.to_string() })
+        serde_json::from_str(&rec.config)
+            .map_err(|e| DomainError::Corrupt { domain: rec.name.clone(), reason: e.to_string() })
     }
 
     pub async fn domain_config(&self, name: &str) -> Result<DomainConfig, DomainError> {
@@ -162,7 +164,12 @@ impl DomainService {
     }
 
     /// Sets one function (Alibaba name and `argName`/`argValue` pairs) on a domain.
-    pub async fn set_function(&self, domain: &str, function: &str, args: &[(String, String)]) -> Result<(), DomainError> {
+    pub async fn set_function(
+        &self,
+        domain: &str,
+        function: &str,
+        args: &[(String, String)],
+    ) -> Result<(), DomainError> {
         let (d, rec) = self.record(domain).await?;
         let mut cfg = Self::parse_config(&rec)?;
         cfg.apply(function, args)?;
@@ -206,8 +213,9 @@ impl DomainService {
         }
         let dk = self.kms.generate_data_key(None, KeySpec::Aes256, &key_context(d.as_str(), cert_name)).await?;
         let nonce: [u8; 12] = random_array().map_err(sealcast_kms::KmsError::from)?;
-        let sealed = seal_aes256_gcm(dk.plaintext.expose(), &nonce, &key_aad(d.as_str(), cert_name), validated.key_pem.expose())
-            .map_err(sealcast_kms::KmsError::from)?;
+        let sealed =
+            seal_aes256_gcm(dk.plaintext.expose(), &nonce, &key_aad(d.as_str(), cert_name), validated.key_pem.expose())
+                .map_err(sealcast_kms::KmsError::from)?;
         self.store
             .cert_put(&CertificateRecord {
                 cert_name: cert_name.to_string(),
@@ -242,12 +250,20 @@ impl DomainService {
     fn view(rec: &CertificateRecord) -> Result<CertificateView, DomainError> {
         // Describe the public chain only: the key stays sealed.
         let info = sealcast_tls::validate::describe(&rec.cert_pem)?;
-        Ok(CertificateView { cert_name: rec.cert_name.clone(), domain: rec.domain.clone(), info, created_at: rec.created_at })
+        Ok(CertificateView {
+            cert_name: rec.cert_name.clone(),
+            domain: rec.domain.clone(),
+            info,
+            created_at: rec.created_at,
+        })
     }
 
     pub async fn certificate(&self, cert_name: &str) -> Result<CertificateView, DomainError> {
-        let rec =
-            self.store.cert_by_name(cert_name).await?.ok_or_else(|| DomainError::CertificateNotFound(cert_name.to_string()))?;
+        let rec = self
+            .store
+            .cert_by_name(cert_name)
+            .await?
+            .ok_or_else(|| DomainError::CertificateNotFound(cert_name.to_string()))?;
         Self::view(&rec)
     }
 
@@ -263,10 +279,16 @@ impl DomainService {
             .as_slice()
             .try_into()
             .map_err(|_| DomainError::Corrupt { domain: rec.domain.clone(), reason: "bad key nonce".into() })?;
-        let key_pem = open_aes256_gcm(dk.plaintext.expose(), &nonce, &key_aad(&rec.domain, &rec.cert_name), &rec.key_sealed)
-            .map_err(|_| DomainError::Corrupt { domain: rec.domain.clone(), reason: "sealed private key does not open".into() })?;
-        let key_pem = std::str::from_utf8(key_pem.expose())
-            .map_err(|_| DomainError::Corrupt { domain: rec.domain.clone(), reason: "private key is not text".into() })?;
+        let key_pem =
+            open_aes256_gcm(dk.plaintext.expose(), &nonce, &key_aad(&rec.domain, &rec.cert_name), &rec.key_sealed)
+                .map_err(|_| DomainError::Corrupt {
+                    domain: rec.domain.clone(),
+                    reason: "sealed private key does not open".into(),
+                })?;
+        let key_pem = std::str::from_utf8(key_pem.expose()).map_err(|_| DomainError::Corrupt {
+            domain: rec.domain.clone(),
+            reason: "private key is not text".into(),
+        })?;
         let v = validate(&d, &rec.cert_pem, key_pem, None)?;
         if v.info.not_after < now() {
             tracing::warn!(domain = %d, cert_name = %rec.cert_name, "serving an expired certificate; upload a new one");
@@ -299,7 +321,9 @@ impl DomainService {
                         tls.push(t);
                         https = true;
                     }
-                    Err(e) => tracing::error!(domain = %rec.name, error = %e, "certificate not loaded; HTTPS off for this domain"),
+                    Err(e) => {
+                        tracing::error!(domain = %rec.name, error = %e, "certificate not loaded; HTTPS off for this domain")
+                    }
                 }
             }
             let entry = Arc::new(DomainEntry { name: name.clone(), config, https });

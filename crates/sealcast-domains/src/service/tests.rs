@@ -51,14 +51,14 @@ async fn certificates_are_sealed_validated_and_served_from_snapshots() {
 
     // Functions.
     svc.set_function("play.example.com", "https_force", &[("enable".into(), "on".into())]).await.expect("https_force");
-    assert!(matches!(
-        svc.set_function("x.example.com", "HSTS", &[]).await,
-        Err(DomainError::NotFound(_))
-    ));
-    assert!(matches!(
-        svc.set_function("*.example.com", "https_force", &[("enable".into(), "on".into())]).await,
-        Err(DomainError::Conflict(_))
-    ), "https_force needs a certificate");
+    assert!(matches!(svc.set_function("x.example.com", "HSTS", &[]).await, Err(DomainError::NotFound(_))));
+    assert!(
+        matches!(
+            svc.set_function("*.example.com", "https_force", &[("enable".into(), "on".into())]).await,
+            Err(DomainError::Conflict(_))
+        ),
+        "https_force needs a certificate"
+    );
 
     // Disabling HTTPS deletes the certificate and switches https_force off.
     svc.disable_https("play.example.com").await.expect("disable");

@@ -19,7 +19,9 @@ pub enum CertError {
     CertificateNotPem,
     #[error("the private key is not PEM: expected a '-----BEGIN PRIVATE KEY-----', 'EC PRIVATE KEY' or 'RSA PRIVATE KEY' block")]
     KeyNotPem,
-    #[error("the private key is password-protected; upload it unencrypted (e.g. `openssl pkey -in key.pem -out plain.pem`)")]
+    #[error(
+        "the private key is password-protected; upload it unencrypted (e.g. `openssl pkey -in key.pem -out plain.pem`)"
+    )]
     EncryptedKey,
     #[error("certificate {index} in the chain cannot be parsed: {reason}")]
     BadCertificate { index: usize, reason: String },
@@ -110,7 +112,12 @@ fn key_type(cert: &X509Certificate<'_>) -> Result<String, CertError> {
 /// Validates a PEM chain (leaf first) and key for `domain` at Unix time `now`. With `now` =
 /// `None` the validity window is not checked (reloading a stored certificate: one that expired
 /// since its upload keeps serving, with a warning from the caller, rather than vanishing).
-pub fn validate(domain: &DomainName, cert_pem: &str, key_pem: &str, now: Option<i64>) -> Result<ValidatedCert, CertError> {
+pub fn validate(
+    domain: &DomainName,
+    cert_pem: &str,
+    key_pem: &str,
+    now: Option<i64>,
+) -> Result<ValidatedCert, CertError> {
     if key_pem.contains("ENCRYPTED PRIVATE KEY") || key_pem.contains("Proc-Type: 4,ENCRYPTED") {
         return Err(CertError::EncryptedKey);
     }

@@ -50,17 +50,26 @@ fn each_invalid_upload_gets_its_own_error() {
     assert!(matches!(validate(&dom, &future.chain_pem, &future.key_pem, NOW), Err(CertError::NotYetValid { .. })));
     let wrong = ca.leaf(&["other.example.com"], KeyAlg::P256);
     let err = validate(&dom, &wrong.chain_pem, &wrong.key_pem, NOW).expect_err("wrong domain");
-    assert!(matches!(&err, CertError::DomainNotCovered { names, .. } if names == &vec!["other.example.com".to_string()]));
+    assert!(
+        matches!(&err, CertError::DomainNotCovered { names, .. } if names == &vec!["other.example.com".to_string()])
+    );
     let wild = ca.leaf(&["*.example.com"], KeyAlg::P256);
     assert!(matches!(
         validate(&d("a.b.example.com"), &wild.chain_pem, &wild.key_pem, NOW),
         Err(CertError::DomainNotCovered { .. })
     ));
     let reversed = format!("{}{}", ca.pem(), good.leaf_pem);
-    assert_eq!(validate(&dom, &reversed, &good.key_pem, NOW).err(), Some(CertError::KeyMismatch), "leaf must come first");
+    assert_eq!(
+        validate(&dom, &reversed, &good.key_pem, NOW).err(),
+        Some(CertError::KeyMismatch),
+        "leaf must come first"
+    );
     let unrelated = TestCa::new("Another CA");
     let misordered = format!("{}{}", good.leaf_pem, unrelated.pem());
-    assert_eq!(validate(&dom, &misordered, &good.key_pem, NOW).err(), Some(CertError::ChainOrder { index: 0, next: 1 }));
+    assert_eq!(
+        validate(&dom, &misordered, &good.key_pem, NOW).err(),
+        Some(CertError::ChainOrder { index: 0, next: 1 })
+    );
     // Messages never include key material.
     let msg = CertError::KeyMismatch.to_string();
     assert!(!msg.contains("PRIVATE"));

@@ -20,6 +20,7 @@ pub struct Server {
     pub dir: PathBuf,
     pub rtmp: SocketAddr,
     pub http: SocketAddr,
+    pub https: SocketAddr,
     pub api: SocketAddr,
     log: Arc<Mutex<String>>,
 }
@@ -54,6 +55,7 @@ impl Server {
             .arg("serve")
             .args(["--data-dir", dir.join("data").to_str().expect("utf8 path")])
             .args(["--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"])
+            .args(["--https-listen", "127.0.0.1:0"])
             .args(["--log", "info"])
             .args(extra)
             .env_remove("SEALCAST_ROOT_KEY")
@@ -89,6 +91,7 @@ impl Server {
         let s = Server {
             rtmp: field(&ready, "rtmp"),
             http: field(&ready, "http"),
+            https: field(&ready, "https"),
             api: field(&ready, "api"),
             child: Some(child),
             dir,
@@ -105,6 +108,24 @@ impl Server {
 
     pub fn http_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.http)
+    }
+
+    /// Runs `sealcast ARGS… --data-dir <this server's>` (the CLI beside the running server).
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sealcast"))
+            .args(args)
+            .args(["--data-dir", self.dir.join("data").to_str().expect("utf8 path")])
+            .env_remove("SEALCAST_ROOT_KEY")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sealcast CLI")
+    }
+
+    /// Runs the CLI and asserts success; returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let o = self.cli(args);
+        assert!(o.status.success(), "sealcast {args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
     pub fn log(&self) -> String {

@@ -1,0 +1,227 @@
+//! `sealcast domain …` and `sealcast cert …`: the console's HTTPS settings as commands. They
+//! work on the data directory directly; a running server applies the change within a second.
+
+use std::path::PathBuf;
+use std::time::{Duration, UNIX_EPOCH};
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use sealcast_domains::{CertificateView, DomainService, FUNCTIONS};
+
+/// Where the data lives (the same directory `serve` uses).
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// TOML configuration file (only `data_dir` is used here).
+    #[arg(long, env = "SEALCAST_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Data directory [default: ./sealcast-data].
+    #[arg(long, env = "SEALCAST_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
+}
+
+impl DataArgs {
+    fn dir(&self) -> anyhow::Result<PathBuf> {
+        if let Some(d) = &self.data_dir {
+            return Ok(d.clone());
+        }
+        Ok(match &self.config {
+            Some(p) => crate::config::Config::from_file(p)?.data_dir,
+            None => crate::config::Config::default().data_dir,
+        })
+    }
+
+    async fn service(&self) -> anyhow::Result<DomainService> {
+        let (store, kms) = crate::state::open(&self.dir()?).await?;
+        Ok(DomainService::new(store, kms, None).await?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DomainCommand {
+    /// Add a playback domain (`play.example.com` or `*.example.com`).
+    Add { name: String },
+    /// Remove a domain with its certificate and settings.
+    Remove { name: String },
+    /// List domains, their certificate and functions.
+    List,
+    /// Show a domain's functions with their arguments.
+    Show { name: String },
+    /// Set a function: `sealcast domain set play.example.com https_force enable=on https_rewrite=301`.
+    /// Functions: https_force, http_force, HSTS, https_tls_version, https_option.
+    Set {
+        name: String,
+        function: String,
+        /// argName=argValue pairs.
+        args: Vec<String>,
+    },
+    /// Reset a function to its defaults.
+    Unset { name: String, function: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CertCommand {
+    /// Upload a certificate chain (PEM, leaf first) and its unencrypted private key for a
+    /// domain; HTTPS is on from the next handshake.
+    Set(CertSetArgs),
+    /// Same as `set`: turning HTTPS on again always needs an upload, since disabling deletes
+    /// the certificate and key.
+    Enable(CertSetArgs),
+    /// Turn HTTPS off for a domain: its certificate and key are deleted.
+    Disable {
+        #[arg(long)]
+        domain: String,
+    },
+    /// List certificates (never keys).
+    List,
+    /// Show one certificate by name (never its key).
+    Show { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct CertSetArgs {
+    #[arg(long)]
+    domain: String,
+    /// Certificate name (CertName).
+    #[arg(long)]
+    name: String,
+    /// PEM certificate chain file.
+    #[arg(long)]
+    cert: PathBuf,
+    /// PEM private key file (PKCS#8, SEC1 or PKCS#1; not password-protected).
+    #[arg(long)]
+    key: PathBuf,
+    /// Overwrite a certificate of the same name (ForceSet).
+    #[arg(long)]
+    force: bool,
+}
+
+fn date(ts: i64) -> String {
+    // RFC 3339 date without pulling in a time crate: days since epoch to civil date.
+    let secs = ts.max(0) as u64;
+    let t = UNIX_EPOCH + Duration::from_secs(secs);
+    let days = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
+    let (z, rem) = (days + 719_468, secs % 86_400);
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn print_cert(c: &CertificateView) {
+    let i = &c.info;
+    println!("name:        {}", c.cert_name);
+    println!("domain:      {}", c.domain);
+    println!("subject:     {}", i.subject);
+    println!("names:       {}", i.names.join(", "));
+    println!("issuer:      {}", i.issuer);
+    println!("serial:      {}", i.serial);
+    println!("not before:  {}", date(i.not_before));
+    println!("not after:   {}", date(i.not_after));
+    println!("sha256:      {}", i.fingerprint_sha256);
+    println!("key type:    {}", i.key_type);
+    println!("chain:       {} certificate(s)", i.chain_length);
+}
+
+fn pairs(args: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|a| {
+            a.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("argument {a:?} is not argName=argValue"))
+        })
+        .collect()
+}
+
+pub async fn domain(data: &DataArgs, cmd: DomainCommand) -> anyhow::Result<()> {
+    let svc = data.service().await?;
+    match cmd {
+        DomainCommand::Add { name } => println!("added {}", svc.add_domain(&name).await?),
+        DomainCommand::Remove { name } => {
+            svc.remove_domain(&name).await?;
+            println!("removed {name}");
+        }
+        DomainCommand::List => {
+            for d in svc.list_domains().await? {
+                let c = &d.config;
+                println!(
+                    "{}\thttps={}\thttps_force={}\thttp_force={}\thsts={}\ttls12={}\ttls13={}\thttp2={}",
+                    d.name,
+                    d.cert_name.as_deref().map_or("off".to_string(), |n| format!("on({n})")),
+                    c.https_force.enable,
+                    c.http_force.enable,
+                    c.hsts.enabled,
+                    c.tls.tls12,
+                    c.tls.tls13,
+                    c.tls.http2
+                );
+            }
+        }
+        DomainCommand::Show { name } => {
+            let cfg = svc.domain_config(&name).await?;
+            for f in FUNCTIONS {
+                let args = cfg.describe(f).unwrap_or_default();
+                let line: Vec<String> = args.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!("{f}\t{}", line.join(" "));
+            }
+        }
+        DomainCommand::Set { name, function, args } => {
+            svc.set_function(&name, &function, &pairs(&args)?).await?;
+            println!("{function} set on {name}");
+        }
+        DomainCommand::Unset { name, function } => {
+            svc.delete_function(&name, &function).await?;
+            println!("{function} reset on {name}");
+        }
+    }
+    Ok(())
+}
+
+pub async fn cert(data: &DataArgs, cmd: CertCommand) -> anyhow::Result<()> {
+    let svc = data.service().await?;
+    match cmd {
+        CertCommand::Set(a) | CertCommand::Enable(a) => {
+            let cert = std::fs::read_to_string(&a.cert).with_context(|| format!("cannot read {}", a.cert.display()))?;
+            let key = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&a.key).with_context(|| format!("cannot read {}", a.key.display()))?,
+            );
+            let info = svc.set_certificate(&a.domain, &a.name, &cert, &key, a.force).await?;
+            println!(
+                "HTTPS on for {} with certificate {} ({}, sha256 {})",
+                a.domain, a.name, info.key_type, info.fingerprint_sha256
+            );
+        }
+        CertCommand::Disable { domain } => {
+            svc.disable_https(&domain).await?;
+            println!("HTTPS off for {domain}; its certificate and key were deleted");
+        }
+        CertCommand::List => {
+            for c in svc.certificates().await? {
+                println!(
+                    "{}\t{}\t{}\tnot after {}\t{}",
+                    c.cert_name,
+                    c.domain,
+                    c.info.key_type,
+                    date(c.info.not_after),
+                    c.info.fingerprint_sha256
+                );
+            }
+        }
+        CertCommand::Show { name } => print_cert(&svc.certificate(&name).await?),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dates() {
+        assert_eq!(super::date(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::date(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::date(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}
