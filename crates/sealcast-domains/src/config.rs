@@ -124,7 +124,16 @@ impl DomainConfig {
                 ("https_tls_version", "tls12") => self.tls.tls12 = on_off(function, arg, v)?,
                 ("https_tls_version", "tls13") => self.tls.tls13 = on_off(function, arg, v)?,
                 ("https_option", "http2") => self.tls.http2 = on_off(function, arg, v)?,
-                ("https_option", "ocsp_stapling") => self.tls.ocsp_stapling = on_off(function, arg, v)?,
+                ("https_option", "ocsp_stapling") => {
+                    if on_off(function, arg, v)? {
+                        return Err(DomainError::InvalidArg {
+                            function: function.into(),
+                            arg: arg.into(),
+                            reason: "OCSP stapling is not available in this version of Sealcast".into(),
+                        });
+                    }
+                    self.tls.ocsp_stapling = false;
+                }
                 (f, _) if !FUNCTIONS.contains(&f) => return Err(DomainError::UnknownFunction(f.into())),
                 _ => return Err(unknown(arg)),
             }
@@ -215,6 +224,8 @@ mod tests {
         assert!(c.apply("HSTS", &args(&[("max", "1")])).is_err());
         assert!(c.apply("HSTS", &args(&[("https_hsts_max_age", "ten")])).is_err());
         assert!(c.apply("https_force", &args(&[("https_rewrite", "302")])).is_err());
+        let e = c.apply("https_option", &args(&[("ocsp_stapling", "on")])).expect_err("not yet available");
+        assert!(e.to_string().contains("not available"), "{e}");
         let mut c = DomainConfig::default();
         c.apply("HSTS", &args(&[("enabled", "on"), ("https_hsts_max_age", "63072000")])).expect("hsts");
         assert_eq!(c.describe("HSTS").expect("known")[1].1, "63072000");
