@@ -178,10 +178,14 @@ pub async fn serve_tls(
                     let _ = stream.write_all(&UNRECOGNIZED_NAME_ALERT).await;
                     return Err(format!("no certificate for server name {:?}", sni.unwrap_or_default()));
                 };
-                StartHandshake::from_parts(accepted, stream)
+                let mut tls = StartHandshake::from_parts(accepted, stream)
                     .into_stream(domain.config.clone())
                     .await
-                    .map_err(|e| format!("handshake failed: {e}"))
+                    .map_err(|e| format!("handshake failed: {e}"))?;
+                // Send what the handshake left queued (TLS 1.3 session tickets) right away,
+                // not with the first response.
+                tls.flush().await.map_err(|e| format!("flush after handshake failed: {e}"))?;
+                Ok(tls)
             };
             match tokio::time::timeout(cfg.handshake_timeout, handshake).await {
                 Ok(Ok(tls)) => serve_connection(tls, edge, remote, true, &cfg, shutdown).await,

@@ -75,10 +75,24 @@ impl DomainTls {
             .with_protocol_versions(&versions)?
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(Fixed(certified)));
+        // The server's suite order (all AEAD, strongest first) decides, not the client's.
+        cfg.ignore_client_order = true;
+        // Stateless session tickets (keys rotate every 6 hours), shared by every domain so a
+        // configuration reload does not invalidate them.
+        if let Some(t) = ticketer() {
+            cfg.ticketer = t;
+        }
         cfg.alpn_protocols =
             if options.http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
         Ok(DomainTls { domain, config: Arc::new(cfg), info, options })
     }
+}
+
+/// The process-wide session-ticket producer (`None` if the provider cannot make one: then
+/// resumption uses the server's session cache only).
+fn ticketer() -> Option<Arc<dyn rustls::server::ProducesTickets>> {
+    static TICKETER: std::sync::OnceLock<Option<Arc<dyn rustls::server::ProducesTickets>>> = std::sync::OnceLock::new();
+    TICKETER.get_or_init(|| rustls::crypto::aws_lc_rs::Ticketer::new().ok()).clone()
 }
 
 /// All HTTPS domains at one moment.

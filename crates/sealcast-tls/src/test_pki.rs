@@ -3,8 +3,8 @@
 #![allow(clippy::expect_used)]
 
 use rcgen::{
-    date_time_ymd, BasicConstraints, Certificate, CertificateParams, DnType, IsCa, KeyPair, RsaKeySize,
-    PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
+    date_time_ymd, BasicConstraints, Certificate, CertificateParams, CrlDistributionPoint, DnType, IsCa, KeyPair,
+    RsaKeySize, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
 };
 
 /// Key algorithm of a generated leaf.
@@ -62,11 +62,30 @@ impl TestCa {
 
     /// A leaf for `names`, valid between the given years.
     pub fn leaf_with(&self, names: &[&str], alg: KeyAlg, from_year: i32, to_year: i32) -> Leaf {
+        self.issue(names, alg, |p| {
+            p.not_before = date_time_ymd(from_year, 1, 1);
+            p.not_after = date_time_ymd(to_year, 1, 1);
+        })
+    }
+
+    /// A leaf with a realistic validity: from 30 days ago for 365 days (what public CAs
+    /// issue; testssl flags longer ones).
+    pub fn leaf_current(&self, names: &[&str], alg: KeyAlg) -> Leaf {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        self.issue(names, alg, |p| {
+            p.not_before = date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(now.saturating_sub(30 * 86_400));
+            p.not_after = p.not_before + std::time::Duration::from_secs(365 * 86_400);
+        })
+    }
+
+    fn issue(&self, names: &[&str], alg: KeyAlg, validity: impl FnOnce(&mut CertificateParams)) -> Leaf {
         let k = key(alg);
         let mut p = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("params");
         p.distinguished_name.push(DnType::CommonName, names.first().copied().unwrap_or("leaf"));
-        p.not_before = date_time_ymd(from_year, 1, 1);
-        p.not_after = date_time_ymd(to_year, 1, 1);
+        validity(&mut p);
+        // Like CA-issued certificates, name where revocation is published.
+        p.crl_distribution_points =
+            vec![CrlDistributionPoint { uris: vec!["http://crl.sealcast-test.invalid/ca.crl".to_string()] }];
         let cert = p.signed_by(&k, &self.cert, &self.key).expect("leaf");
         Leaf {
             chain_pem: format!("{}{}", cert.pem(), self.cert.pem()),
