@@ -141,6 +141,46 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// SHA-1 digest. Only for identifiers that standards fix to SHA-1 (OCSP CertID hashes, which
+/// responders universally expect); never for anything an attacker could exploit collisions in.
+pub fn sha1_for_identifiers(data: &[u8]) -> [u8; 20] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Signature algorithms Sealcast verifies (X.509 / OCSP signatures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SignatureAlg {
+    /// ECDSA (DER-encoded signature) with the named curve and hash.
+    EcdsaP256Sha256,
+    EcdsaP256Sha384,
+    EcdsaP384Sha256,
+    EcdsaP384Sha384,
+    /// RSA PKCS#1 v1.5, keys of 2048 to 8192 bits.
+    RsaPkcs1Sha256,
+    RsaPkcs1Sha384,
+    RsaPkcs1Sha512,
+}
+
+/// Verifies `signature` over `message`. `public_key` is the SubjectPublicKeyInfo's key bits:
+/// the uncompressed EC point, or the DER `RSAPublicKey`.
+pub fn verify_signature(alg: SignatureAlg, public_key: &[u8], message: &[u8], signature: &[u8]) -> bool {
+    use aws_lc_rs::signature as sig;
+    let params: &'static dyn sig::VerificationAlgorithm = match alg {
+        SignatureAlg::EcdsaP256Sha256 => &sig::ECDSA_P256_SHA256_ASN1,
+        SignatureAlg::EcdsaP256Sha384 => &sig::ECDSA_P256_SHA384_ASN1,
+        SignatureAlg::EcdsaP384Sha256 => &sig::ECDSA_P384_SHA256_ASN1,
+        SignatureAlg::EcdsaP384Sha384 => &sig::ECDSA_P384_SHA384_ASN1,
+        SignatureAlg::RsaPkcs1Sha256 => &sig::RSA_PKCS1_2048_8192_SHA256,
+        SignatureAlg::RsaPkcs1Sha384 => &sig::RSA_PKCS1_2048_8192_SHA384,
+        SignatureAlg::RsaPkcs1Sha512 => &sig::RSA_PKCS1_2048_8192_SHA512,
+    };
+    sig::UnparsedPublicKey::new(params, public_key).verify(message, signature).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +213,22 @@ mod tests {
         t[0] ^= 1;
         assert_eq!(open_aes256_gcm(&key, &nonce, b"ctx", &t), Err(CryptoError::Authentication));
         assert_eq!(seal_aes256_gcm(&[0; 5], &nonce, b"", b"").err(), Some(CryptoError::KeyLength));
+    }
+
+    #[test]
+    fn sha1_vector_and_signatures() {
+        // FIPS 180 "abc".
+        assert_eq!(sha1_for_identifiers(b"abc")[..], hex("a9993e364706816aba3e25717850c26c9cd0d89d")[..]);
+        use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).expect("keygen");
+        let kp = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref()).expect("key");
+        let sig = kp.sign(&rng, b"message").expect("sign");
+        let public = kp.public_key().as_ref();
+        assert!(verify_signature(SignatureAlg::EcdsaP256Sha256, public, b"message", sig.as_ref()));
+        assert!(!verify_signature(SignatureAlg::EcdsaP256Sha256, public, b"messagE", sig.as_ref()));
+        assert!(!verify_signature(SignatureAlg::EcdsaP384Sha384, public, b"message", sig.as_ref()));
+        assert!(!verify_signature(SignatureAlg::RsaPkcs1Sha256, public, b"message", sig.as_ref()));
     }
 
     #[test]

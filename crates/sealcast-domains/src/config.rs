@@ -88,8 +88,16 @@ fn redirect_status(function: &str, arg: &str, v: &str) -> Result<u16, DomainErro
 
 impl DomainConfig {
     /// Applies one function with `argName=argValue` pairs. Unknown functions, arguments and
-    /// values are errors; the result is validated as a whole by [`Self::validate`].
+    /// values are errors; the result is validated as a whole by [`Self::validate`]. On any
+    /// error `self` is left unchanged.
     pub fn apply(&mut self, function: &str, args: &[(String, String)]) -> Result<(), DomainError> {
+        let mut next = *self;
+        next.apply_unchecked(function, args)?;
+        *self = next;
+        Ok(())
+    }
+
+    fn apply_unchecked(&mut self, function: &str, args: &[(String, String)]) -> Result<(), DomainError> {
         let unknown = |arg: &str| DomainError::InvalidArg {
             function: function.into(),
             arg: arg.into(),
@@ -124,16 +132,7 @@ impl DomainConfig {
                 ("https_tls_version", "tls12") => self.tls.tls12 = on_off(function, arg, v)?,
                 ("https_tls_version", "tls13") => self.tls.tls13 = on_off(function, arg, v)?,
                 ("https_option", "http2") => self.tls.http2 = on_off(function, arg, v)?,
-                ("https_option", "ocsp_stapling") => {
-                    if on_off(function, arg, v)? {
-                        return Err(DomainError::InvalidArg {
-                            function: function.into(),
-                            arg: arg.into(),
-                            reason: "OCSP stapling is not available in this version of Sealcast".into(),
-                        });
-                    }
-                    self.tls.ocsp_stapling = false;
-                }
+                ("https_option", "ocsp_stapling") => self.tls.ocsp_stapling = on_off(function, arg, v)?,
                 (f, _) if !FUNCTIONS.contains(&f) => return Err(DomainError::UnknownFunction(f.into())),
                 _ => return Err(unknown(arg)),
             }
@@ -216,16 +215,19 @@ mod tests {
         assert_eq!(c.https_force, ForceRedirect { enable: true, status: 308 });
         let before = c;
         assert!(matches!(c.apply("http_force", &args(&[("enable", "on")])), Err(DomainError::Conflict(_))));
+        assert_eq!(c, before, "a rejected change leaves the configuration as it was");
         let mut c = before;
         let e = c.apply("https_tls_version", &args(&[("tls10", "on")])).expect_err("TLS 1.0");
         assert!(e.to_string().contains("unsupported as insecure"), "{e}");
         assert!(c.apply("https_tls_version", &args(&[("tls12", "off"), ("tls13", "off")])).is_err());
+        assert!(c.tls.tls12 && c.tls.tls13, "unchanged after the rejection");
         assert!(matches!(c.apply("gzip", &args(&[])), Err(DomainError::UnknownFunction(_))));
         assert!(c.apply("HSTS", &args(&[("max", "1")])).is_err());
         assert!(c.apply("HSTS", &args(&[("https_hsts_max_age", "ten")])).is_err());
         assert!(c.apply("https_force", &args(&[("https_rewrite", "302")])).is_err());
-        let e = c.apply("https_option", &args(&[("ocsp_stapling", "on")])).expect_err("not yet available");
-        assert!(e.to_string().contains("not available"), "{e}");
+        c.apply("https_option", &args(&[("ocsp_stapling", "on")])).expect("stapling");
+        assert!(c.tls.ocsp_stapling);
+        assert!(c.apply("https_option", &args(&[("ocsp_stapling", "yes")])).is_err());
         let mut c = DomainConfig::default();
         c.apply("HSTS", &args(&[("enabled", "on"), ("https_hsts_max_age", "63072000")])).expect("hsts");
         assert_eq!(c.describe("HSTS").expect("known")[1].1, "63072000");

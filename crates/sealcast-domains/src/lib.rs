@@ -6,12 +6,14 @@
 //! stored state into immutable snapshots — the per-domain rustls configurations and the
 //! per-domain HTTP functions — swapped atomically into [`LiveDomains`], which the edge reads
 //! on every handshake and request. A watcher reloads within a fraction of a second of any
-//! change, whichever process made it.
+//! change, whichever process made it. [`stapling::Stapler`] keeps OCSP staples fresh for
+//! domains that turn `ocsp_stapling` on.
 #![forbid(unsafe_code)]
 
 mod config;
 mod error;
 mod service;
+pub mod stapling;
 
 pub use config::{DomainConfig, ForceRedirect, Hsts, Tls, FUNCTIONS};
 pub use error::DomainError;

@@ -111,6 +111,11 @@ impl<T: Clone> NameMap<T> {
         self.exact.len() + self.wildcard.len()
     }
 
+    /// Every value keyed by a domain (the default is one of them when it has a name).
+    pub fn values(&self) -> Vec<T> {
+        self.exact.values().chain(self.wildcard.values()).cloned().collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -5,11 +5,13 @@
 //! - [`validate`]: checks an uploaded PEM certificate chain and private key, with a precise
 //!   [`CertError`] for each way it can be wrong, and describes it ([`CertInfo`]) without ever
 //!   exposing the key.
+//! - [`ocsp`]: OCSP requests and response checks for stapling (sans-IO).
 //! - [`snapshot`]: the per-domain rustls configurations, chosen by SNI after reading the
 //!   ClientHello, held in an atomically swapped snapshot so updates never block handshakes.
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod ocsp;
 pub mod snapshot;
 pub mod validate;
 

@@ -21,11 +21,13 @@ pub struct TlsOptions {
     pub tls12: bool,
     pub tls13: bool,
     pub http2: bool,
+    /// Staple OCSP responses (fetched by the caller, attached with [`DomainTls::set_staple`]).
+    pub ocsp_stapling: bool,
 }
 
 impl Default for TlsOptions {
     fn default() -> Self {
-        TlsOptions { tls12: true, tls13: true, http2: true }
+        TlsOptions { tls12: true, tls13: true, http2: true, ocsp_stapling: false }
     }
 }
 
@@ -35,6 +37,7 @@ pub struct DomainTls {
     pub config: Arc<ServerConfig>,
     pub info: CertInfo,
     pub options: TlsOptions,
+    resolver: Arc<Stapled>,
 }
 
 impl std::fmt::Debug for DomainTls {
@@ -43,12 +46,14 @@ impl std::fmt::Debug for DomainTls {
     }
 }
 
+/// The domain's one certificate, with the OCSP staple of the moment (swapped without
+/// rebuilding the configuration, so sessions and tickets are unaffected).
 #[derive(Debug)]
-struct Fixed(Arc<CertifiedKey>);
+struct Stapled(RwLock<Arc<CertifiedKey>>);
 
-impl ResolvesServerCert for Fixed {
+impl ResolvesServerCert for Stapled {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.0.clone())
+        Some(self.0.read().unwrap_or_else(|e| e.into_inner()).clone())
     }
 }
 
@@ -71,10 +76,11 @@ impl DomainTls {
         if versions.is_empty() {
             return Err(rustls::Error::General("at least one of TLS 1.2 and TLS 1.3 must stay enabled".into()));
         }
+        let resolver = Arc::new(Stapled(RwLock::new(certified)));
         let mut cfg = ServerConfig::builder_with_provider(crate::provider())
             .with_protocol_versions(&versions)?
             .with_no_client_auth()
-            .with_cert_resolver(Arc::new(Fixed(certified)));
+            .with_cert_resolver(resolver.clone());
         // The server's suite order (all AEAD, strongest first) decides, not the client's.
         cfg.ignore_client_order = true;
         // Stateless session tickets (keys rotate every 6 hours), shared by every domain so a
@@ -84,7 +90,27 @@ impl DomainTls {
         }
         cfg.alpn_protocols =
             if options.http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
-        Ok(DomainTls { domain, config: Arc::new(cfg), info, options })
+        Ok(DomainTls { domain, config: Arc::new(cfg), info, options, resolver })
+    }
+
+    /// The certificate chain served (leaf first).
+    pub fn chain(&self) -> Vec<rustls_pki_types::CertificateDer<'static>> {
+        self.resolver.0.read().unwrap_or_else(|e| e.into_inner()).cert.clone()
+    }
+
+    /// The DER OCSP response stapled to handshakes from now on (`None`: no staple).
+    pub fn set_staple(&self, staple: Option<Vec<u8>>) {
+        let mut current = self.resolver.0.write().unwrap_or_else(|e| e.into_inner());
+        if current.ocsp != staple {
+            let mut next = CertifiedKey::clone(&current);
+            next.ocsp = staple;
+            *current = Arc::new(next);
+        }
+    }
+
+    /// The staple currently served, if any.
+    pub fn staple(&self) -> Option<Vec<u8>> {
+        self.resolver.0.read().unwrap_or_else(|e| e.into_inner()).ocsp.clone()
     }
 }
 
@@ -127,6 +153,11 @@ impl TlsSnapshot {
 
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
+    }
+
+    /// Every domain configuration in the snapshot.
+    pub fn domains(&self) -> Vec<Arc<DomainTls>> {
+        self.names.values()
     }
 }
 
@@ -181,13 +212,34 @@ mod tests {
     }
 
     #[test]
+    fn staples_swap_without_a_new_configuration() {
+        let ca = TestCa::new("CA");
+        let e = entry(&ca, "a.example.com", TlsOptions::default());
+        assert_eq!(e.staple(), None);
+        let config = e.config.clone();
+        e.set_staple(Some(vec![0x30, 0x03, 0x0a, 0x01, 0x00]));
+        assert_eq!(e.staple().as_deref(), Some(&[0x30, 0x03, 0x0a, 0x01, 0x00][..]));
+        assert!(Arc::ptr_eq(&config, &e.config), "same rustls configuration: sessions and tickets stay valid");
+        assert_eq!(e.chain().len(), 2, "leaf and CA");
+        e.set_staple(None);
+        assert_eq!(e.staple(), None);
+    }
+
+    #[test]
     fn versions_and_alpn_follow_options() {
         let ca = TestCa::new("CA");
-        let e = entry(&ca, "a.example.com", TlsOptions { tls12: false, tls13: true, http2: false });
+        let e =
+            entry(&ca, "a.example.com", TlsOptions { tls12: false, tls13: true, http2: false, ocsp_stapling: false });
         assert_eq!(e.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         let d = DomainName::parse("b.example.com").expect("domain");
         let leaf = ca.leaf(&["b.example.com"], KeyAlg::P256);
         let v = validate(&d, &leaf.chain_pem, &leaf.key_pem, Some(1_800_000_000)).expect("valid");
-        assert!(DomainTls::new(d, v.certified, v.info, TlsOptions { tls12: false, tls13: false, http2: true }).is_err());
+        assert!(DomainTls::new(
+            d,
+            v.certified,
+            v.info,
+            TlsOptions { tls12: false, tls13: false, http2: true, ocsp_stapling: false }
+        )
+        .is_err());
     }
 }

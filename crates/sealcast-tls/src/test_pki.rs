@@ -3,8 +3,9 @@
 #![allow(clippy::expect_used)]
 
 use rcgen::{
-    date_time_ymd, BasicConstraints, Certificate, CertificateParams, CrlDistributionPoint, DnType, IsCa, KeyPair,
-    RsaKeySize, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384, PKCS_RSA_SHA256,
+    date_time_ymd, BasicConstraints, Certificate, CertificateParams, CrlDistributionPoint, CustomExtension, DnType,
+    ExtendedKeyUsagePurpose, IsCa, KeyPair, RsaKeySize, PKCS_ECDSA_P256_SHA256, PKCS_ECDSA_P384_SHA384,
+    PKCS_RSA_SHA256,
 };
 
 /// Key algorithm of a generated leaf.
@@ -71,11 +72,27 @@ impl TestCa {
     /// A leaf with a realistic validity: from 30 days ago for 365 days (what public CAs
     /// issue; testssl flags longer ones).
     pub fn leaf_current(&self, names: &[&str], alg: KeyAlg) -> Leaf {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        self.issue(names, alg, current_validity)
+    }
+
+    /// A currently valid leaf whose Authority Information Access names `ocsp_url` as its
+    /// OCSP responder.
+    pub fn leaf_with_ocsp(&self, names: &[&str], alg: KeyAlg, ocsp_url: &str) -> Leaf {
         self.issue(names, alg, |p| {
-            p.not_before = date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(now.saturating_sub(30 * 86_400));
-            p.not_after = p.not_before + std::time::Duration::from_secs(365 * 86_400);
+            current_validity(p);
+            p.custom_extensions.push(authority_info_access(ocsp_url));
         })
+    }
+
+    /// A delegated OCSP responder certificate (OCSPSigning extended key usage) and its key.
+    pub fn ocsp_responder(&self) -> (Certificate, KeyPair) {
+        let k = key(KeyAlg::P256);
+        let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+        p.distinguished_name.push(DnType::CommonName, "Sealcast test OCSP responder");
+        p.extended_key_usages = vec![ExtendedKeyUsagePurpose::OcspSigning];
+        current_validity(&mut p);
+        let cert = p.signed_by(&k, &self.cert, &self.key).expect("responder");
+        (cert, k)
     }
 
     fn issue(&self, names: &[&str], alg: KeyAlg, validity: impl FnOnce(&mut CertificateParams)) -> Leaf {
@@ -98,6 +115,26 @@ impl TestCa {
     pub fn leaf(&self, names: &[&str], alg: KeyAlg) -> Leaf {
         self.leaf_with(names, alg, 2020, 2099)
     }
+}
+
+fn current_validity(p: &mut CertificateParams) {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    p.not_before = date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(now.saturating_sub(30 * 86_400));
+    p.not_after = p.not_before + std::time::Duration::from_secs(365 * 86_400);
+}
+
+/// The Authority Information Access extension with one OCSP access description.
+fn authority_info_access(url: &str) -> CustomExtension {
+    let tlv = |tag: u8, body: &[u8]| {
+        assert!(body.len() < 128, "short test URLs only");
+        let mut v = vec![tag, body.len() as u8];
+        v.extend_from_slice(body);
+        v
+    };
+    let oid_ocsp = tlv(0x06, &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01]);
+    let location = tlv(0x86, url.as_bytes());
+    let description = tlv(0x30, &[oid_ocsp, location].concat());
+    CustomExtension::from_oid_content(&[1, 3, 6, 1, 5, 5, 7, 1, 1], tlv(0x30, &description))
 }
 
 /// Wraps a key PEM's body under an "ENCRYPTED PRIVATE KEY" label, as a password-protected

@@ -115,6 +115,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let s = shutdown.clone();
         async move { domains.run_watcher(Duration::from_millis(200), s).await }
     });
+    // OCSP staples for domains with https_option ocsp_stapling=on, refreshed in the background.
+    let stapler = tokio::spawn({
+        let domains = domains.clone();
+        let s = shutdown.clone();
+        async move { domains.run_stapler(s).await }
+    });
     // The API stops last so /healthz answers until the end.
     let api_shutdown = CancellationToken::new();
     let api_server = tokio::spawn(sealcast_api::serve(api, ready.clone(), api_shutdown.clone()));
@@ -152,6 +158,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     edge_tasks.close();
     let _ = tokio::time::timeout(Duration::from_secs(6), edge_tasks.wait()).await;
     let _ = watcher.await;
+    let _ = stapler.await;
     let _ = sweeper.await;
     api_shutdown.cancel();
     let _ = api_server.await;

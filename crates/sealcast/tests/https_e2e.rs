@@ -1,6 +1,6 @@
 //! HTTPS secure acceleration end to end, with real TLS clients (openssl s_client, curl) and
 //! ffmpeg: SNI selection, chains, live certificate swap, validation errors, redirects, HSTS,
-//! TLS versions and HTTP/2.
+//! TLS versions, HTTP/2 and OCSP stapling (against `openssl ocsp` as the responder).
 
 mod common;
 
@@ -456,4 +456,128 @@ fn session_resumption_works_with_tls12_and_tls13_tickets() {
         let out = String::from_utf8_lossy(&second.stdout);
         assert!(out.lines().any(|l| l.starts_with("Reused,")), "{proto} session resumed:\n{out}");
     }
+}
+
+/// `openssl ocsp` as a real OCSP responder for the test CA, killed on drop.
+struct Responder {
+    child: std::process::Child,
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// Starts `openssl ocsp` answering "good" for the certificate at `cert_file`.
+fn ocsp_responder(pki: &Pki, port: u16, cert_file: &str) -> Responder {
+    let serial = Command::new("openssl").args(["x509", "-in", cert_file, "-noout", "-serial"]).output().expect("x509");
+    let serial = String::from_utf8_lossy(&serial.stdout).trim().trim_start_matches("serial=").to_string();
+    assert!(!serial.is_empty(), "serial of {cert_file}");
+    let subject = Command::new("openssl")
+        .args(["x509", "-in", cert_file, "-noout", "-subject", "-nameopt", "compat"])
+        .output()
+        .expect("x509");
+    let subject = String::from_utf8_lossy(&subject.stdout).trim().trim_start_matches("subject=").to_string();
+    let index = pki.dir.join("index.txt");
+    std::fs::write(&index, format!("V\t991231235959Z\t\t{serial}\tunknown\t{subject}\n")).expect("index");
+    std::fs::write(pki.dir.join("index.txt.attr"), "unique_subject = no\n").expect("attr");
+    let ca_key = pki.dir.join("ca.key");
+    std::fs::write(&ca_key, pki.ca.key.serialize_pem()).expect("CA key");
+    let ca = pki.ca_file();
+    let child = Command::new("openssl")
+        .args(["ocsp", "-index", index.to_str().expect("utf8"), "-port", &port.to_string()])
+        .args(["-CA", &ca, "-rsigner", &ca, "-rkey", ca_key.to_str().expect("utf8"), "-ndays", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start openssl ocsp");
+    let responder = Responder { child };
+    // Ready once it answers a real query (a bare connect would wedge `openssl ocsp`).
+    let start = Instant::now();
+    loop {
+        let o = Command::new("openssl")
+            .args(["ocsp", "-issuer", &ca, "-cert", cert_file, "-url", &format!("http://127.0.0.1:{port}/")])
+            .args(["-CAfile", &ca, "-timeout", "2"])
+            .output()
+            .expect("openssl ocsp client");
+        if String::from_utf8_lossy(&o.stdout).contains(": good") {
+            return responder;
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "openssl ocsp did not answer on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The OCSP part of an `s_client -status` handshake.
+fn ocsp_status(server: &Server) -> String {
+    let (out, _) = s_client(server, Some("localhost"), &["-status"]);
+    out.lines()
+        .skip_while(|l| !l.starts_with("OCSP"))
+        .take_while(|l| !l.starts_with("---"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn ocsp_stapling_staples_a_fresh_response_and_serves_on_without_a_responder() {
+    let server = Server::start("ocsp", &[]);
+    let pki = Pki::new(&server);
+    let port = free_port();
+    let leaf = pki.ca.leaf_with_ocsp(&["localhost"], KeyAlg::P256, &format!("http://127.0.0.1:{port}/"));
+    let (cert_file, _) = pki.files("stapled", &leaf);
+    let responder = ocsp_responder(&pki, port, &cert_file);
+    assert!(pki.set(&server, "localhost", "stapled", &leaf, false).status.success());
+    wait_subject(&server, Some("localhost"), "CN=localhost", Duration::from_secs(3));
+    // Off by default: no staple.
+    assert!(ocsp_status(&server).contains("OCSP response: no response sent"), "{}", ocsp_status(&server));
+
+    server.cli_ok(&["domain", "set", "localhost", "https_option", "ocsp_stapling=on"]);
+    let start = Instant::now();
+    let status = loop {
+        let s = ocsp_status(&server);
+        if s.contains("OCSP Response Status: successful") {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no staple within 10 s:\n{s}\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.contains("Cert Status: good"), "{status}");
+    assert!(status.contains("Next Update:"), "{status}");
+    assert!(server.wait_log("OCSP staple refreshed", 2), "{}", server.log());
+    // The staple verifies against the test CA (s_client checks it when given the CA).
+    let (out, err) = s_client(&server, Some("localhost"), &["-status", "-CAfile", &pki.ca_file()]);
+    assert!(out.contains("Cert Status: good") && !err.contains("OCSP response verify failure"), "{out}\n{err}");
+
+    // The responder goes away and the certificate is replaced by one naming it: handshakes go
+    // on without a staple (never the old certificate's), and the failure is logged.
+    drop(responder);
+    let dead = free_port();
+    let leaf2 = pki.ca.leaf_with_ocsp(&["localhost"], KeyAlg::Rsa2048, &format!("http://127.0.0.1:{dead}/"));
+    assert!(pki.set(&server, "localhost", "stapled", &leaf2, true).status.success());
+    assert!(server.wait_log("OCSP staple not available; serving without a staple", 5), "{}", server.log());
+    let start = Instant::now();
+    loop {
+        let (out, _) = s_client(&server, Some("localhost"), &["-status"]);
+        if out.contains("Server public key is 2048 bit") {
+            assert!(out.contains("OCSP response: no response sent"), "{out}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(3), "new certificate not served:\n{out}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // A certificate without a responder URL: stapling cannot work, said once in the log.
+    assert!(pki
+        .set(&server, "localhost", "stapled", &pki.ca.leaf(&["localhost"], KeyAlg::P256), true)
+        .status
+        .success());
+    assert!(server.wait_log("names no OCSP responder", 5), "{}", server.log());
+    assert!(ocsp_status(&server).contains("no response sent"));
 }

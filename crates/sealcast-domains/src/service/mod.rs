@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::DomainConfig;
 use crate::error::DomainError;
+use crate::stapling::Stapler;
 
 fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
@@ -30,6 +31,7 @@ pub struct DomainEntry {
 #[derive(Debug, Default)]
 pub struct LiveDomains {
     pub tls: TlsRegistry,
+    pub stapler: Stapler,
     table: RwLock<Arc<NameMap<Arc<DomainEntry>>>>,
     generation: AtomicI64,
 }
@@ -293,9 +295,19 @@ impl DomainService {
         if v.info.not_after < now() {
             tracing::warn!(domain = %d, cert_name = %rec.cert_name, "serving an expired certificate; upload a new one");
         }
-        let opts = TlsOptions { tls12: cfg.tls.tls12, tls13: cfg.tls.tls13, http2: cfg.tls.http2 };
-        DomainTls::new(d, v.certified, v.info, opts)
-            .map_err(|e| DomainError::Corrupt { domain: rec.domain.clone(), reason: e.to_string() })
+        let opts = TlsOptions {
+            tls12: cfg.tls.tls12,
+            tls13: cfg.tls.tls13,
+            http2: cfg.tls.http2,
+            ocsp_stapling: cfg.tls.ocsp_stapling,
+        };
+        let tls = DomainTls::new(d, v.certified, v.info, opts)
+            .map_err(|e| DomainError::Corrupt { domain: rec.domain.clone(), reason: e.to_string() })?;
+        if opts.ocsp_stapling {
+            // Keep serving the staple fetched for this certificate before the reload.
+            tls.set_staple(self.live.stapler.cached(&tls.info.fingerprint_sha256));
+        }
+        Ok(tls)
     }
 
     /// Rebuilds both snapshots from the store and swaps them in.
@@ -336,8 +348,14 @@ impl DomainService {
         self.live.tls.store(TlsSnapshot::new(tls, self.default_domain.as_ref()));
         *self.live.table.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(table);
         self.live.generation.store(generation, Ordering::SeqCst);
+        self.live.stapler.wake();
         tracing::debug!(generation, domains = domains.len(), https = n, "domain snapshots reloaded");
         Ok(())
+    }
+
+    /// Keeps OCSP staples fresh for the domains with `ocsp_stapling` on, until `shutdown`.
+    pub async fn run_stapler(&self, shutdown: CancellationToken) {
+        self.live.stapler.run(&self.live.tls, shutdown).await
     }
 
     /// Reloads whenever the store generation changes (polled every `every`) until `shutdown`.
