@@ -18,6 +18,9 @@
 
 use std::fmt;
 
+mod md5;
+pub use md5::{md5, md5_hex};
+
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use aws_lc_rs::cipher::{
     DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey, AES_128,
@@ -179,6 +182,12 @@ pub fn verify_signature(alg: SignatureAlg, public_key: &[u8], message: &[u8], si
         SignatureAlg::RsaPkcs1Sha512 => &sig::RSA_PKCS1_2048_8192_SHA512,
     };
     sig::UnparsedPublicKey::new(params, public_key).verify(message, signature).is_ok()
+}
+
+/// Compares two byte strings in time that depends only on their lengths (for MACs and
+/// signatures received from clients).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
 #[cfg(test)]
