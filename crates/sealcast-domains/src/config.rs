@@ -1,7 +1,8 @@
 //! Per-domain functions, named and parameterised as Alibaba Cloud's domain configs
 //! (`BatchSetLiveDomainConfigs`): https_force, http_force, HSTS, https_tls_version,
-//! https_option.
+//! https_option, aliauth.
 
+use sealcast_auth::{AuthType, Policy};
 use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
@@ -50,17 +51,19 @@ impl Default for Tls {
 }
 
 /// Every function's state for one domain (stored as JSON).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(default)]
 pub struct DomainConfig {
     pub https_force: ForceRedirect,
     pub http_force: ForceRedirect,
     pub hsts: Hsts,
     pub tls: Tls,
+    /// Playback (and publish) credentials: URL signing.
+    pub aliauth: Policy,
 }
 
 /// The function names Sealcast implements.
-pub const FUNCTIONS: &[&str] = &["https_force", "http_force", "HSTS", "https_tls_version", "https_option"];
+pub const FUNCTIONS: &[&str] = &["https_force", "http_force", "HSTS", "https_tls_version", "https_option", "aliauth"];
 
 fn on_off(function: &str, arg: &str, v: &str) -> Result<bool, DomainError> {
     match v {
@@ -91,7 +94,11 @@ impl DomainConfig {
     /// values are errors; the result is validated as a whole by [`Self::validate`]. On any
     /// error `self` is left unchanged.
     pub fn apply(&mut self, function: &str, args: &[(String, String)]) -> Result<(), DomainError> {
-        let mut next = *self;
+        let mut next = self.clone();
+        if function == "aliauth" && !args.iter().any(|(a, _)| a == "auth_type") {
+            // Alibaba: setting aliauth without a type means type A.
+            next.aliauth.auth_type = AuthType::TypeA;
+        }
         next.apply_unchecked(function, args)?;
         *self = next;
         Ok(())
@@ -133,6 +140,22 @@ impl DomainConfig {
                 ("https_tls_version", "tls13") => self.tls.tls13 = on_off(function, arg, v)?,
                 ("https_option", "http2") => self.tls.http2 = on_off(function, arg, v)?,
                 ("https_option", "ocsp_stapling") => self.tls.ocsp_stapling = on_off(function, arg, v)?,
+                ("aliauth", "auth_type") => {
+                    self.aliauth.auth_type = AuthType::from_name(v).ok_or_else(|| DomainError::InvalidArg {
+                        function: function.into(),
+                        arg: arg.into(),
+                        reason: "must be type_a, type_b, type_c or no_auth".into(),
+                    })?
+                }
+                ("aliauth", "auth_key1") => self.aliauth.key1 = v.into(),
+                ("aliauth", "auth_key2") => self.aliauth.key2 = v.into(),
+                ("aliauth", "ali_auth_delta") => {
+                    self.aliauth.delta = v.parse().map_err(|_| DomainError::InvalidArg {
+                        function: function.into(),
+                        arg: arg.into(),
+                        reason: "must be a number of seconds".into(),
+                    })?
+                }
                 (f, _) if !FUNCTIONS.contains(&f) => return Err(DomainError::UnknownFunction(f.into())),
                 _ => return Err(unknown(arg)),
             }
@@ -158,6 +181,7 @@ impl DomainConfig {
                 self.tls.http2 = true;
                 self.tls.ocsp_stapling = false;
             }
+            "aliauth" => self.aliauth = d.aliauth,
             f => return Err(DomainError::UnknownFunction(f.into())),
         }
         Ok(())
@@ -170,7 +194,14 @@ impl DomainConfig {
         if !self.tls.tls12 && !self.tls.tls13 {
             return Err(DomainError::Conflict("at least one of tls12 and tls13 must stay on".into()));
         }
-        Ok(())
+        self.aliauth.validate().map_err(|e| {
+            let arg = match e {
+                sealcast_auth::PolicyError::BadKey(k) => k,
+                sealcast_auth::PolicyError::MissingKey(_) => "auth_key1",
+                sealcast_auth::PolicyError::BadDelta => "ali_auth_delta",
+            };
+            DomainError::InvalidArg { function: "aliauth".into(), arg: arg.into(), reason: e.to_string() }
+        })
     }
 
     /// The function arguments as Alibaba reports them (`DescribeLiveDomainConfigs`).
@@ -195,6 +226,13 @@ impl DomainConfig {
                 ("tls13", oo(self.tls.tls13)),
             ],
             "https_option" => vec![("http2", oo(self.tls.http2)), ("ocsp_stapling", oo(self.tls.ocsp_stapling))],
+            // As Alibaba's DescribeLiveDomainConfigs, the keys are returned to the operator.
+            "aliauth" => vec![
+                ("auth_type", self.aliauth.auth_type.name().to_string()),
+                ("auth_key1", self.aliauth.key1.clone()),
+                ("auth_key2", self.aliauth.key2.clone()),
+                ("ali_auth_delta", self.aliauth.delta.to_string()),
+            ],
             _ => return None,
         })
     }
@@ -213,10 +251,10 @@ mod tests {
         let mut c = DomainConfig::default();
         c.apply("https_force", &args(&[("enable", "on"), ("https_rewrite", "308")])).expect("valid");
         assert_eq!(c.https_force, ForceRedirect { enable: true, status: 308 });
-        let before = c;
+        let before = c.clone();
         assert!(matches!(c.apply("http_force", &args(&[("enable", "on")])), Err(DomainError::Conflict(_))));
         assert_eq!(c, before, "a rejected change leaves the configuration as it was");
-        let mut c = before;
+        let mut c = before.clone();
         let e = c.apply("https_tls_version", &args(&[("tls10", "on")])).expect_err("TLS 1.0");
         assert!(e.to_string().contains("unsupported as insecure"), "{e}");
         assert!(c.apply("https_tls_version", &args(&[("tls12", "off"), ("tls13", "off")])).is_err());
@@ -229,6 +267,19 @@ mod tests {
         assert!(c.tls.ocsp_stapling);
         assert!(c.apply("https_option", &args(&[("ocsp_stapling", "yes")])).is_err());
         let mut c = DomainConfig::default();
+        c.apply("aliauth", &args(&[("auth_key1", "primarykey1"), ("ali_auth_delta", "600")])).expect("aliauth");
+        assert_eq!(c.aliauth.auth_type, AuthType::TypeA, "type A is the default type");
+        assert_eq!(c.aliauth.delta, 600);
+        let e = c.apply("aliauth", &args(&[("auth_type", "type_b"), ("auth_key1", "")])).expect_err("no key");
+        assert!(e.to_string().contains("auth_key1"), "{e}");
+        assert!(c.apply("aliauth", &args(&[("auth_type", "type_d")])).is_err());
+        assert!(c.apply("aliauth", &args(&[("ali_auth_delta", "0")])).is_err());
+        assert!(c.apply("aliauth", &args(&[("auth_key2", "has space")])).is_err());
+        assert_eq!(c.aliauth.key1, "primarykey1", "unchanged after rejections");
+        c.apply("aliauth", &args(&[("auth_type", "no_auth")])).expect("off");
+        assert!(!c.aliauth.enabled());
+        c.reset("aliauth").expect("reset");
+        assert_eq!(c.aliauth, Policy::default());
         c.apply("HSTS", &args(&[("enabled", "on"), ("https_hsts_max_age", "63072000")])).expect("hsts");
         assert_eq!(c.describe("HSTS").expect("known")[1].1, "63072000");
         c.reset("HSTS").expect("reset");

@@ -10,19 +10,19 @@
 //!
 //! Every request is first matched to a playback domain by its Host (exact, wildcard, then the
 //! default domain; none → 404). The domain's functions apply: `https_force`/`http_force`
-//! redirects, HSTS on HTTPS responses only. Every playback request then passes through one
-//! [`PlaybackGuard`] before anything is read: this is where playback credentials are checked.
-//! Keys are served only over HTTPS, or plain HTTP from loopback.
+//! redirects, HSTS on HTTPS responses only. Every playback request then has its credential
+//! checked against the domain's `aliauth` policy before anything is read (403 with the reason
+//! otherwise). A playlist fetched with a credential lists its segment and key URIs signed for
+//! the same expiry, as absolute paths, and is `no-store`. Keys are served only over HTTPS, or
+//! plain HTTP from loopback.
 //!
 //! The HTTPS listener ([`serve_tls`]) reads the ClientHello first, picks the domain's rustls
 //! configuration by SNI from the live snapshot (so certificate changes apply to the next
 //! handshake), and answers an unknown name with an `unrecognized_name` alert.
 #![forbid(unsafe_code)]
 
-mod guard;
 mod routes;
 mod server;
 
-pub use guard::{AllowAll, Denied, PlaybackGuard, PlaybackRequest, Resource};
 pub use routes::{Edge, PublicPorts};
 pub use server::{serve, serve_tls, EdgeConfig};

@@ -2,15 +2,16 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::Full;
+use sealcast_auth::Token;
 use sealcast_domains::{DomainEntry, LiveDomains};
 use sealcast_hls::{key_context, HlsService, KeyUri};
 use sealcast_kms::{Kms, KmsError};
-
-use crate::guard::{PlaybackGuard, PlaybackRequest, Resource};
+use sealcast_media::hls::playlist::rewrite_uris;
 
 pub(crate) type Body = Full<Bytes>;
 
@@ -26,7 +27,6 @@ pub struct PublicPorts {
 pub struct Edge {
     pub(crate) hls: HlsService,
     pub(crate) kms: Arc<dyn Kms>,
-    pub(crate) guard: Arc<dyn PlaybackGuard>,
     pub(crate) domains: Arc<LiveDomains>,
     pub(crate) ports: PublicPorts,
 }
@@ -77,14 +77,8 @@ fn ok(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<
 }
 
 impl Edge {
-    pub fn new(
-        hls: HlsService,
-        kms: Arc<dyn Kms>,
-        guard: Arc<dyn PlaybackGuard>,
-        domains: Arc<LiveDomains>,
-        ports: PublicPorts,
-    ) -> Self {
-        Edge { hls, kms, guard, domains, ports }
+    pub fn new(hls: HlsService, kms: Arc<dyn Kms>, domains: Arc<LiveDomains>, ports: PublicPorts) -> Self {
+        Edge { hls, kms, domains, ports }
     }
 
     /// Handles one request.
@@ -98,7 +92,7 @@ impl Edge {
         };
         let mut resp = match self.redirect(&req, host, &domain, secure) {
             Some(r) => r,
-            None => self.dispatch(&req, host, remote, secure).await,
+            None => self.dispatch(&req, &domain, remote, secure).await,
         };
         let h = resp.headers_mut();
         if secure && domain.config.hsts.enabled {
@@ -159,7 +153,7 @@ impl Edge {
     async fn dispatch<B>(
         &self,
         req: &Request<B>,
-        host: Option<&str>,
+        domain: &DomainEntry,
         remote: SocketAddr,
         secure: bool,
     ) -> Response<Body> {
@@ -179,33 +173,43 @@ impl Edge {
                 return r;
             }
         }
-        let path = req.uri().path();
+        // The playback credential (the domain's aliauth policy) is checked before anything is
+        // looked up; type B and C credentials carried in the path are stripped here.
+        let verified = match domain.config.aliauth.verify(req.uri().path(), req.uri().query(), unix_now()) {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(%remote, domain = %domain.name, error = %e, "playback credential refused");
+                return text(StatusCode::FORBIDDEN, format!("forbidden: {e}"));
+            }
+        };
+        let path = verified.path.as_str();
         let Some(route) = route(path) else {
             return text(
                 StatusCode::NOT_FOUND,
                 "not found: playback paths are /{app}/{stream}.m3u8 and the URIs it lists",
             );
         };
-        let (resource, app, stream) = match &route {
-            Route::Playlist { app, stream } => (Resource::Playlist, *app, *stream),
-            Route::Segment { app, stream, .. } => (Resource::Segment, *app, *stream),
-            Route::Key { app, stream } => (Resource::Key, *app, *stream),
+        let (app, stream) = match &route {
+            Route::Playlist { app, stream } | Route::Segment { app, stream, .. } | Route::Key { app, stream } => {
+                (*app, *stream)
+            }
         };
-        let pr = PlaybackRequest { resource, host, path, query: req.uri().query(), app, stream, remote, secure };
-        // The credential check: nothing is looked up before it passes.
-        if let Err(denied) = self.guard.check(&pr) {
-            return text(StatusCode::FORBIDDEN, format!("forbidden: {}", denied.0));
-        }
         let key = sealcast_hub::StreamKey::new(app, stream);
         match route {
             Route::Playlist { .. } => match self.hls.playlist(&key) {
-                Some(body) => {
-                    let cache = if body.ends_with(b"#EXT-X-ENDLIST\n") { "max-age=10" } else { "max-age=1" };
-                    ok(body, "application/vnd.apple.mpegurl", cache)
-                }
+                Some(body) => match &verified.token {
+                    // Each listed URI is signed for the same expiry, so any player fetches
+                    // segments and keys as listed; such a playlist is for this viewer only.
+                    Some(token) => ok(sign_playlist(&body, path, token), "application/vnd.apple.mpegurl", "no-store"),
+                    None => {
+                        let cache = if body.ends_with(b"#EXT-X-ENDLIST\n") { "max-age=10" } else { "max-age=1" };
+                        ok(body, "application/vnd.apple.mpegurl", cache)
+                    }
+                },
                 None => text(StatusCode::NOT_FOUND, format!("stream {key} is not live or has no segment yet")),
             },
             Route::Segment { name, .. } => match self.hls.segment(&key, name) {
+                Some(body) if verified.token.is_some() => ok(body, "video/mp2t", "private, max-age=86400, immutable"),
                 Some(body) => ok(body, "video/mp2t", "max-age=86400, immutable"),
                 None => text(StatusCode::NOT_FOUND, format!("segment {name} of {key} is not available")),
             },
@@ -247,6 +251,32 @@ impl Edge {
             }
         }
     }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Signs every URI of a playlist served at `playlist_path` with the request's credential.
+/// The playlist's URIs are relative to its directory; the signed ones are absolute paths,
+/// since type B and C credentials are path prefixes.
+fn sign_playlist(body: &[u8], playlist_path: &str, token: &Token) -> Bytes {
+    let dir = playlist_path.rsplit_once('/').map_or("", |(d, _)| d);
+    let text = String::from_utf8_lossy(body);
+    let signed = rewrite_uris(&text, |uri| {
+        let (path, query) = match uri.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (uri, None),
+        };
+        let abs = if path.starts_with('/') { path.to_string() } else { format!("{dir}/{path}") };
+        let s = token.sign(&abs);
+        match (query, s.query.as_deref()) {
+            (Some(q), Some(a)) => format!("{}?{q}&{a}", s.path),
+            (Some(q), None) | (None, Some(q)) => format!("{}?{q}", s.path),
+            (None, None) => s.path,
+        }
+    });
+    Bytes::from(signed)
 }
 
 /// Host of the request (HTTP/2 :authority or the Host header), without port.

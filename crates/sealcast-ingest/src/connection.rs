@@ -143,7 +143,9 @@ impl Connection {
     async fn event(&mut self, ev: Event) {
         match ev {
             Event::Connected { app, tc_url } => {
-                tracing::debug!(peer = %self.peer, %app, tc_url = tc_url.as_deref().unwrap_or(""), "RTMP connect");
+                // Without the query: it may carry a publish credential.
+                let tc_url = tc_url.as_deref().map_or("", |u| u.split('?').next().unwrap_or(u));
+                tracing::debug!(peer = %self.peer, %app, tc_url, "RTMP connect");
             }
             Event::Publish(req) => self.publish(req).await,
             Event::Media { stream_id, kind, timestamp, data } => self.media(stream_id, kind, timestamp, data),

@@ -27,7 +27,7 @@ enum Command {
     /// and built-in KMS in --data-dir.
     Serve(ServeArgs),
     /// Manage playback domains and their functions (https_force, http_force, HSTS,
-    /// https_tls_version, https_option).
+    /// https_tls_version, https_option, aliauth).
     Domain {
         #[command(flatten)]
         data: cli::DataArgs,
@@ -40,6 +40,14 @@ enum Command {
         data: cli::DataArgs,
         #[command(subcommand)]
         command: cli::CertCommand,
+    },
+    /// Sign a playback or publish URL with its domain's aliauth policy (the console's URL
+    /// generator): `sealcast sign https://play.example.com/live/cam.m3u8`.
+    Sign {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(flatten)]
+        args: cli::SignArgs,
     },
 }
 
@@ -156,6 +164,7 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Domain { data, command } => run_cli(async move { cli::domain(&data, command).await }),
         Command::Cert { data, command } => run_cli(async move { cli::cert(&data, command).await }),
+        Command::Sign { data, args } => run_cli(async move { cli::sign(&data, args).await }),
         Command::Serve(args) => {
             let config = match args.into_config() {
                 Ok(c) => c,

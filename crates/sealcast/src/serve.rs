@@ -3,12 +3,13 @@
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use sealcast_domains::DomainService;
-use sealcast_edge::{AllowAll as OpenPlayback, Edge, EdgeConfig, PublicPorts};
+use sealcast_auth::{AuthError, AuthType, Policy};
+use sealcast_domains::{DomainService, LiveDomains};
+use sealcast_edge::{Edge, EdgeConfig, PublicPorts};
 use sealcast_hls::HlsService;
 use sealcast_hub::{Hub, HubConfig, StreamKey};
 use sealcast_ingest::{validate_name, Admission, PublishRequest, Rejection};
@@ -29,12 +30,32 @@ pub fn init_logging(filter: &str) {
         .init();
 }
 
-/// Admission for publishes: valid names, then the stream's first data key from the KMS (a
-/// KMS failure refuses the publish with a clear status instead of producing nothing).
-/// Publish credentials are checked here once configured.
+/// Admission for publishes: valid names, the push domain's credential (aliauth), then the
+/// stream's first data key from the KMS (a KMS failure refuses the publish with a clear
+/// status instead of producing nothing).
 struct PublishAdmission {
     hub: Hub,
     hls: HlsService,
+    domains: Arc<LiveDomains>,
+}
+
+/// Checks an RTMP publish URL (`/{app}/{stream}` plus its query) against the push domain's
+/// URL-signing policy. Type B and C path-prefix credentials cannot be carried in RTMP URLs;
+/// type C works in its query form (KEY1/KEY2).
+fn check_publish_credential(policy: &Policy, req: &PublishRequest, now: i64) -> Result<(), Rejection> {
+    if !policy.enabled() {
+        return Ok(());
+    }
+    let path = format!("/{}/{}", req.app, req.stream);
+    policy.verify(&path, req.query.as_deref(), now).map(|_| ()).map_err(|e| {
+        let hint = match (policy.auth_type, &e) {
+            (AuthType::TypeB, AuthError::Missing(_)) => {
+                "; type_b credentials are path prefixes that RTMP URLs cannot carry: use type_a or type_c on push domains"
+            }
+            _ => "",
+        };
+        Rejection::rejected(format!("publish refused: {e}{hint}"))
+    })
 }
 
 #[async_trait]
@@ -42,6 +63,10 @@ impl Admission for PublishAdmission {
     async fn admit(&self, req: &PublishRequest, _remote: SocketAddr) -> Result<(), Rejection> {
         validate_name("app", &req.app)?;
         validate_name("stream", &req.stream)?;
+        if let Some(domain) = self.domains.lookup(req.host.as_deref()) {
+            let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+            check_publish_credential(&domain.config.aliauth, req, now)?;
+        }
         let key = StreamKey::new(req.app.clone(), req.stream.clone());
         // Refuse duplicates before asking the KMS (the hub re-checks atomically).
         if self.hub.is_live(&key) {
@@ -78,14 +103,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (rtmp_addr, http_addr, https_addr, api_addr) =
         (rtmp.local_addr()?, http.local_addr()?, https.local_addr()?, api.local_addr()?);
     let ports = PublicPorts { http: http_addr.port(), https: Some(https_addr.port()) };
-    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), Arc::new(OpenPlayback), domains.live(), ports));
+    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), domains.live(), ports));
 
     let shutdown = CancellationToken::new();
     let ingest_tasks = TaskTracker::new();
     let edge_tasks = TaskTracker::new();
     let ready = sealcast_api::Readiness::default();
 
-    let admission = Arc::new(PublishAdmission { hub: hub.clone(), hls: hls.clone() });
+    let admission = Arc::new(PublishAdmission { hub: hub.clone(), hls: hls.clone(), domains: domains.live() });
     let ingest = tokio::spawn(sealcast_ingest::serve(
         rtmp,
         hub.clone(),

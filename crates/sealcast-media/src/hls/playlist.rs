@@ -118,8 +118,55 @@ impl MediaPlaylist {
     }
 }
 
+/// Rewrites every URI of a rendered media playlist with `f`: segment lines and the `URI`
+/// attribute of EXT-X-KEY and EXT-X-MAP tags. Everything else is kept byte for byte. Used to
+/// sign the URIs of a playlist per request (the rendered playlist is shared).
+pub fn rewrite_uris(playlist: &str, mut f: impl FnMut(&str) -> String) -> String {
+    let mut out = String::with_capacity(playlist.len() * 2);
+    for line in playlist.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let eol = &line[body.len()..];
+        if body.is_empty() {
+            out.push_str(line);
+        } else if !body.starts_with('#') {
+            out.push_str(&f(body));
+            out.push_str(eol);
+        } else if body.starts_with("#EXT-X-KEY:") || body.starts_with("#EXT-X-MAP:") {
+            match body.find("URI=\"").and_then(|i| {
+                let start = i + 5;
+                body[start..].find('"').map(|len| (start, start + len))
+            }) {
+                Some((start, end)) => {
+                    out.push_str(&body[..start]);
+                    out.push_str(&f(&body[start..end]));
+                    out.push_str(&body[end..]);
+                }
+                None => out.push_str(body),
+            }
+            out.push_str(eol);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn rewrite_uris_touches_only_uris() {
+        let src = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-KEY:METHOD=AES-128,URI=\"cam/key?d=x&ct=AA\",IV=0x01\n\
+                   #EXTINF:2.000,\ncam/a-1.ts\n#EXT-X-MAP:URI=\"init.mp4\"\n\n#EXTINF:2.000,\r\ncam/a-2.ts\r\n#EXT-X-ENDLIST\n";
+        let out = rewrite_uris(src, |u| format!("/live/{u}#"));
+        assert_eq!(
+            out,
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-KEY:METHOD=AES-128,URI=\"/live/cam/key?d=x&ct=AA#\",IV=0x01\n\
+             #EXTINF:2.000,\n/live/cam/a-1.ts#\n#EXT-X-MAP:URI=\"/live/init.mp4#\"\n\n#EXTINF:2.000,\r\n/live/cam/a-2.ts#\r\n\
+             #EXT-X-ENDLIST\n"
+        );
+        assert_eq!(rewrite_uris("#EXT-X-KEY:METHOD=NONE\nx.ts", |u| u.to_uppercase()), "#EXT-X-KEY:METHOD=NONE\nX.TS");
+    }
     use super::*;
 
     fn key(uri: &str, iv: u8) -> Option<KeyTag> {
