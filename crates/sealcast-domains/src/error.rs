@@ -20,12 +20,18 @@ pub enum DomainError {
     InvalidCertificateName(String),
     #[error(transparent)]
     Certificate(#[from] sealcast_tls::CertError),
-    #[error("unknown function {0}; supported: https_force, http_force, HSTS, https_tls_version, https_option")]
+    #[error(
+        "unknown function {0}; supported: https_force, http_force, HSTS, https_tls_version, https_option, aliauth"
+    )]
     UnknownFunction(String),
     #[error("{function}: {arg}: {reason}")]
     InvalidArg { function: String, arg: String, reason: String },
     #[error("{0}")]
     Conflict(String),
+    #[error("invalid encryption setting: {0}")]
+    InvalidEncryption(String),
+    #[error("no encryption setting for app {app} on {domain}")]
+    EncryptionNotFound { domain: String, app: String },
     #[error("KMS: {0}")]
     Kms(#[from] sealcast_kms::KmsError),
     #[error("store: {0}")]

@@ -11,10 +11,12 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod encryption;
 mod error;
 mod service;
 pub mod stapling;
 
 pub use config::{DomainConfig, ForceRedirect, Hsts, Tls, FUNCTIONS};
+pub use encryption::{StreamEncryptionView, ROTATION_RANGE};
 pub use error::DomainError;
 pub use service::{CertificateView, DomainEntry, DomainService, DomainView, LiveDomains};

@@ -21,8 +21,10 @@
 //! handshake), and answers an unknown name with an `unrecognized_name` alert.
 #![forbid(unsafe_code)]
 
+mod keys;
 mod routes;
 mod server;
 
+pub use keys::{envelope_info, key_id, EnvelopeResponse, KeyLimits};
 pub use routes::{Edge, PublicPorts};
 pub use server::{serve, serve_tls, EdgeConfig};

@@ -5,12 +5,15 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use http::request::Parts;
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http_body_util::{BodyExt as _, Full, Limited as LimitedBody};
 use sealcast_auth::Token;
 use sealcast_domains::{DomainEntry, LiveDomains};
-use sealcast_hls::{key_context, HlsService, KeyUri};
+use sealcast_hls::{key_context, EncryptionMode, HlsService, KeyUri};
 use sealcast_kms::{Kms, KmsError};
+
+use crate::keys::{key_id, parse_envelope_request, seal_envelope, KeyLimits, KeyService, Limited};
 use sealcast_media::hls::playlist::rewrite_uris;
 
 pub(crate) type Body = Full<Bytes>;
@@ -26,7 +29,7 @@ pub struct PublicPorts {
 /// The edge's shared state.
 pub struct Edge {
     pub(crate) hls: HlsService,
-    pub(crate) kms: Arc<dyn Kms>,
+    pub(crate) keys: KeyService,
     pub(crate) domains: Arc<LiveDomains>,
     pub(crate) ports: PublicPorts,
 }
@@ -77,12 +80,23 @@ fn ok(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<
 }
 
 impl Edge {
-    pub fn new(hls: HlsService, kms: Arc<dyn Kms>, domains: Arc<LiveDomains>, ports: PublicPorts) -> Self {
-        Edge { hls, kms, domains, ports }
+    pub fn new(
+        hls: HlsService,
+        kms: Arc<dyn Kms>,
+        domains: Arc<LiveDomains>,
+        ports: PublicPorts,
+        limits: KeyLimits,
+    ) -> Self {
+        Edge { hls, keys: KeyService::new(kms, limits), domains, ports }
     }
 
     /// Handles one request.
-    pub async fn handle<B>(&self, req: Request<B>, remote: SocketAddr, secure: bool) -> Response<Body> {
+    pub async fn handle<B>(&self, req: Request<B>, remote: SocketAddr, secure: bool) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let (req, body) = req.into_parts();
         let host = request_host(&req);
         let Some(domain) = self.domains.lookup(host) else {
             return text(
@@ -92,7 +106,7 @@ impl Edge {
         };
         let mut resp = match self.redirect(&req, host, &domain, secure) {
             Some(r) => r,
-            None => self.dispatch(&req, &domain, remote, secure).await,
+            None => self.dispatch(&req, body, &domain, remote, secure).await,
         };
         let h = resp.headers_mut();
         if secure && domain.config.hsts.enabled {
@@ -106,7 +120,7 @@ impl Edge {
         }
         // Web players (hls.js) fetch cross-origin.
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-        if req.method() == Method::HEAD {
+        if req.method == Method::HEAD {
             let len = resp.headers().get(header::CONTENT_LENGTH).cloned();
             let (parts, _) = resp.into_parts();
             let mut r = Response::from_parts(parts, Full::new(Bytes::new()));
@@ -120,13 +134,7 @@ impl Edge {
 
     /// https_force on plain HTTP, http_force on HTTPS: same host, path and query, the other
     /// scheme's public port.
-    fn redirect<B>(
-        &self,
-        req: &Request<B>,
-        host: Option<&str>,
-        d: &DomainEntry,
-        secure: bool,
-    ) -> Option<Response<Body>> {
+    fn redirect(&self, req: &Parts, host: Option<&str>, d: &DomainEntry, secure: bool) -> Option<Response<Body>> {
         let (scheme, port, status) = if !secure && d.config.https_force.enable && d.https {
             ("https", self.ports.https?, d.config.https_force.status)
         } else if secure && d.config.http_force.enable {
@@ -142,7 +150,7 @@ impl Edge {
             (false, true) => host.to_string(),
             (false, false) => format!("{host}:{port}"),
         };
-        let pq = req.uri().path_and_query().map_or("/", |p| p.as_str());
+        let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
         let location = format!("{scheme}://{authority}{pq}");
         let mut r =
             text(StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY), format!("moved to {location}"));
@@ -152,30 +160,36 @@ impl Edge {
 
     async fn dispatch<B>(
         &self,
-        req: &Request<B>,
+        req: &Parts,
+        body: B,
         domain: &DomainEntry,
         remote: SocketAddr,
         secure: bool,
-    ) -> Response<Body> {
-        match *req.method() {
-            Method::GET | Method::HEAD => {}
+    ) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        match req.method {
+            Method::GET | Method::HEAD | Method::POST => {}
             Method::OPTIONS => {
                 let mut r = text(StatusCode::NO_CONTENT, "");
                 *r.body_mut() = Full::new(Bytes::new());
                 r.headers_mut()
-                    .insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+                    .insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, POST, OPTIONS"));
+                r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
                 r.headers_mut().insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
                 return r;
             }
             _ => {
-                let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD");
-                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+                let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD (POST for keys)");
+                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, OPTIONS"));
                 return r;
             }
         }
         // The playback credential (the domain's aliauth policy) is checked before anything is
         // looked up; type B and C credentials carried in the path are stripped here.
-        let verified = match domain.config.aliauth.verify(req.uri().path(), req.uri().query(), unix_now()) {
+        let verified = match domain.config.aliauth.verify(req.uri.path(), req.uri.query(), unix_now()) {
             Ok(v) => v,
             Err(e) => {
                 tracing::debug!(%remote, domain = %domain.name, error = %e, "playback credential refused");
@@ -194,6 +208,11 @@ impl Edge {
                 (*app, *stream)
             }
         };
+        if req.method == Method::POST && !matches!(route, Route::Key { .. }) {
+            let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: POST is only for keys");
+            r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+            return r;
+        }
         let key = sealcast_hub::StreamKey::new(app, stream);
         match route {
             Route::Playlist { .. } => match self.hls.playlist(&key) {
@@ -216,41 +235,109 @@ impl Edge {
             Route::Key { .. } if !secure && !remote.ip().is_loopback() => {
                 text(StatusCode::FORBIDDEN, "forbidden: keys are served only over HTTPS")
             }
-            Route::Key { .. } => self.key(&key, req.uri().query().unwrap_or("")).await,
+            Route::Key { .. } => {
+                if let Err(l) = self.keys.admit(remote.ip(), &key.to_string()) {
+                    let what = match l {
+                        Limited::Ip => "from this address",
+                        Limited::Stream => "for this stream",
+                    };
+                    tracing::debug!(%remote, stream = %key, "key request rate-limited {what}");
+                    let mut r =
+                        text(StatusCode::TOO_MANY_REQUESTS, format!("too many key requests {what}; retry shortly"));
+                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return r;
+                }
+                let exp = verified.token.as_ref().map_or(unix_now() + 3600, |_| verified.expires);
+                self.key(req, body, &key, exp).await
+            }
         }
     }
 
-    async fn key(&self, key: &sealcast_hub::StreamKey, query: &str) -> Response<Body> {
-        let ku = match KeyUri::from_query(query) {
+    /// The key endpoint. GET returns the raw key of an `aes-128` stream; POST returns the key
+    /// sealed with HPKE to the public key in the body (required for `envelope` streams).
+    async fn key<B>(&self, req: &Parts, body: B, key: &sealcast_hub::StreamKey, exp: i64) -> Response<Body>
+    where
+        B: http_body::Body<Data = Bytes> + Send,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let ku = match KeyUri::from_query(req.uri.query().unwrap_or("")) {
             Ok(k) => k,
             Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid key request: {e}")),
         };
-        let ctx = key_context(&ku.domain, &key.app, &key.stream);
-        match self.kms.decrypt(&ku.ciphertext_blob, &ctx).await {
-            Ok(d) if d.plaintext.len() == 16 => {
-                let mut r = ok(Bytes::copy_from_slice(d.plaintext.expose()), "application/octet-stream", "no-store");
-                r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-                r
-            }
-            Ok(_) => text(StatusCode::BAD_REQUEST, "invalid key request: not a content key"),
-            Err(e) => {
-                let status = match e {
-                    KmsError::InvalidCiphertext(_) | KmsError::ContextMismatch | KmsError::Tampered => {
-                        StatusCode::BAD_REQUEST
-                    }
-                    KmsError::KeyNotFound(_) => StatusCode::NOT_FOUND,
-                    KmsError::KeyDisabled(_) | KmsError::KeyPendingDeletion(_) => StatusCode::FORBIDDEN,
-                    _ => StatusCode::SERVICE_UNAVAILABLE,
-                };
-                tracing::warn!(stream = %key, error = %e, "key request failed");
-                let mut r = text(status, format!("key request failed: {e}"));
-                if status == StatusCode::SERVICE_UNAVAILABLE {
-                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        let ttl = self.hls.encryption(key).map_or(std::time::Duration::from_secs(60), |(_, rotation)| rotation);
+        let ctx = |mode| key_context(&ku.domain, &key.app, &key.stream, mode);
+        if req.method != Method::POST {
+            return match self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Aes128), ttl).await {
+                Ok(k) if k.len() == 16 => {
+                    let mut r = ok(Bytes::copy_from_slice(k.expose()), "application/octet-stream", "no-store");
+                    r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+                    r
                 }
-                r
+                Ok(_) => text(StatusCode::BAD_REQUEST, "invalid key request: not a content key"),
+                // An envelope key is bound to its delivery mode: the raw-key context cannot
+                // unwrap it. Say so precisely instead of reporting a context mismatch.
+                Err(KmsError::ContextMismatch)
+                    if self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Envelope), ttl).await.is_ok() =>
+                {
+                    text(
+                        StatusCode::FORBIDDEN,
+                        "forbidden: this stream's keys are delivered only sealed to a player: \
+                         POST {\"pk\": P-256 public key} to this URI (see docs/key-delivery.md)",
+                    )
+                }
+                Err(e) => kms_failure(key, e),
+            };
+        }
+        let body = match LimitedBody::new(body, MAX_KEY_REQUEST_BYTES).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => {
+                return text(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("key request body over {MAX_KEY_REQUEST_BYTES} bytes or unreadable"),
+                )
             }
+        };
+        let pk = match parse_envelope_request(&body) {
+            Ok(pk) => pk,
+            Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid key request: {e}")),
+        };
+        let mut unwrapped = self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Envelope), ttl).await;
+        if matches!(unwrapped, Err(KmsError::ContextMismatch)) {
+            // Keys of aes-128 streams may be fetched sealed too.
+            unwrapped = self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Aes128), ttl).await;
+        }
+        let content_key = match unwrapped {
+            Ok(k) if k.len() == 16 => k,
+            Ok(_) => return text(StatusCode::BAD_REQUEST, "invalid key request: not a content key"),
+            Err(e) => return kms_failure(key, e),
+        };
+        let binding = (ku.domain.as_str(), key.app.as_str(), key.stream.as_str());
+        match seal_envelope(&pk, &content_key, binding, key_id(&ku.ciphertext_blob), exp) {
+            Ok(resp) => match serde_json::to_vec(&resp) {
+                Ok(json) => ok(Bytes::from(json), "application/json", "no-store"),
+                Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the key response"),
+            },
+            Err(e) => text(StatusCode::BAD_REQUEST, format!("invalid key request: {e}")),
         }
     }
+}
+
+/// Largest key request body (a JSON object with one public key).
+const MAX_KEY_REQUEST_BYTES: usize = 4096;
+
+fn kms_failure(key: &sealcast_hub::StreamKey, e: KmsError) -> Response<Body> {
+    let status = match e {
+        KmsError::InvalidCiphertext(_) | KmsError::ContextMismatch | KmsError::Tampered => StatusCode::BAD_REQUEST,
+        KmsError::KeyNotFound(_) => StatusCode::NOT_FOUND,
+        KmsError::KeyDisabled(_) | KmsError::KeyPendingDeletion(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    tracing::warn!(stream = %key, error = %e, "key request failed");
+    let mut r = text(status, format!("key request failed: {e}"));
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    }
+    r
 }
 
 fn unix_now() -> i64 {
@@ -280,8 +367,8 @@ fn sign_playlist(body: &[u8], playlist_path: &str, token: &Token) -> Bytes {
 }
 
 /// Host of the request (HTTP/2 :authority or the Host header), without port.
-fn request_host<B>(req: &Request<B>) -> Option<&str> {
-    req.uri().host().or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok())).map(strip_port)
+fn request_host(req: &Parts) -> Option<&str> {
+    req.uri.host().or_else(|| req.headers.get(header::HOST).and_then(|h| h.to_str().ok())).map(strip_port)
 }
 
 fn strip_port(host: &str) -> &str {

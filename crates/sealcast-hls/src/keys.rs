@@ -4,9 +4,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use sealcast_kms::EncryptionContext;
 
-/// The KMS encryption context of a stream's data keys: `{domain, app, stream}`.
-pub fn key_context(domain: &str, app: &str, stream: &str) -> EncryptionContext {
-    EncryptionContext::new().with("domain", domain).with("app", app).with("stream", stream)
+use crate::config::EncryptionMode;
+
+/// The KMS encryption context of a stream's data keys: `{domain, app, stream}`, plus
+/// `delivery: envelope` for envelope streams. The delivery mode is bound into the ciphertext:
+/// an envelope key cannot be unwrapped by the raw-key path, whatever the request says.
+pub fn key_context(domain: &str, app: &str, stream: &str, mode: EncryptionMode) -> EncryptionContext {
+    let ctx = EncryptionContext::new().with("domain", domain).with("app", app).with("stream", stream);
+    match mode {
+        EncryptionMode::Envelope => ctx.with("delivery", "envelope"),
+        EncryptionMode::Aes128 | EncryptionMode::None => ctx,
+    }
 }
 
 /// The parts of a key URI: `{stream}/key?d={domain}&ct={base64url ciphertext blob}`,

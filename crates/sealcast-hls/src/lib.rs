@@ -11,6 +11,6 @@ mod keys;
 mod output;
 mod service;
 
-pub use config::{EncryptionMode, HlsConfig};
+pub use config::{EncryptionMode, HlsConfig, StreamEncryption, ENVELOPE_KEYFORMAT, ENVELOPE_KEYFORMAT_VERSION};
 pub use keys::{key_context, KeyUri};
 pub use service::HlsService;

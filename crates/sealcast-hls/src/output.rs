@@ -6,6 +6,8 @@ use bytes::Bytes;
 use sealcast_media::hls::playlist::PlaylistSegment;
 use sealcast_media::hls::window::LiveWindow;
 
+use crate::config::EncryptionMode;
+
 /// Shared state of one stream's output (guarded by a mutex in the service).
 #[derive(Debug)]
 pub(crate) struct Output {
@@ -17,6 +19,10 @@ pub(crate) struct Output {
     /// The publish session currently feeding this output.
     pub(crate) session_id: u64,
     pub(crate) ended_at: Option<Instant>,
+    /// Encryption of the current publish session.
+    pub(crate) mode: EncryptionMode,
+    /// Its key rotation interval.
+    pub(crate) rotation: std::time::Duration,
 }
 
 impl Output {
@@ -26,9 +32,18 @@ impl Output {
         target_ms: u64,
         epoch: String,
         session_id: u64,
+        mode: EncryptionMode,
     ) -> Self {
         let window = LiveWindow::new(playlist_length, retain_extra, target_ms);
-        let mut o = Output { window, epoch, rendered: Bytes::new(), session_id, ended_at: None };
+        let mut o = Output {
+            window,
+            epoch,
+            rendered: Bytes::new(),
+            session_id,
+            ended_at: None,
+            mode,
+            rotation: std::time::Duration::from_secs(3600),
+        };
         o.render();
         o
     }

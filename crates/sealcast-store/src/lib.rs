@@ -33,12 +33,15 @@ pub enum StoreError {
     SchemaTooNew { found: i64, supported: i64 },
     #[error("{0} already exists")]
     Conflict(String),
+    #[error("{0} does not exist")]
+    NotFound(String),
 }
 
 /// Ordered migrations for SQLite. Append only; never edit a released one.
 const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_domains.sql")),
+    (3, include_str!("../migrations/sqlite/0003_stream_encryption.sql")),
 ];
 
 /// Meta key bumped by every configuration change; servers poll it to reload.
@@ -86,6 +89,30 @@ pub struct CertificateRecord {
     pub key_nonce: Vec<u8>,
     pub key_sealed: Vec<u8>,
     pub created_at: i64,
+}
+
+/// How the streams of one app on one domain are encrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEncryptionRecord {
+    pub domain: String,
+    pub app: String,
+    /// `aes-128`, `envelope` or `none`.
+    pub encrypt_type: String,
+    pub kms_key_id: Option<String>,
+    /// Key rotation interval in seconds.
+    pub key_rotation: i64,
+    pub created_at: i64,
+}
+
+fn encryption_row(r: &sqlx::sqlite::SqliteRow) -> Result<StreamEncryptionRecord, StoreError> {
+    Ok(StreamEncryptionRecord {
+        domain: r.try_get(0)?,
+        app: r.try_get(1)?,
+        encrypt_type: r.try_get(2)?,
+        kms_key_id: r.try_get(3)?,
+        key_rotation: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+    })
 }
 
 /// Handle to the database. Cheap to clone.
@@ -345,6 +372,62 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// Inserts or replaces the encryption of a domain's app.
+    pub async fn encryption_put(&self, r: &StreamEncryptionRecord) -> Result<(), StoreError> {
+        let res = sqlx::query(
+            "INSERT INTO stream_encryption (domain, app, encrypt_type, kms_key_id, key_rotation, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (domain, app) DO UPDATE SET encrypt_type = excluded.encrypt_type, \
+             kms_key_id = excluded.kms_key_id, key_rotation = excluded.key_rotation",
+        )
+        .bind(&r.domain)
+        .bind(&r.app)
+        .bind(&r.encrypt_type)
+        .bind(&r.kms_key_id)
+        .bind(r.key_rotation)
+        .bind(r.created_at)
+        .execute(&self.pool)
+        .await;
+        match res {
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::NotFound(format!("domain {}", r.domain)))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    pub async fn encryption_get(&self, domain: &str, app: &str) -> Result<Option<StreamEncryptionRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT domain, app, encrypt_type, kms_key_id, key_rotation, created_at FROM stream_encryption \
+             WHERE domain = ? AND app = ?",
+        )
+        .bind(domain)
+        .bind(app)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| encryption_row(&r)).transpose()
+    }
+
+    pub async fn encryption_list(&self) -> Result<Vec<StreamEncryptionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT domain, app, encrypt_type, kms_key_id, key_rotation, created_at FROM stream_encryption \
+             ORDER BY domain, app",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(encryption_row).collect()
+    }
+
+    /// Returns whether there was one.
+    pub async fn encryption_delete(&self, domain: &str, app: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM stream_encryption WHERE domain = ? AND app = ?")
+            .bind(domain)
+            .bind(app)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Stores a domain's certificate, replacing the domain's previous one and any certificate
     /// of the same name (the caller enforces ForceSet semantics first).
     pub async fn cert_put(&self, c: &CertificateRecord) -> Result<(), StoreError> {
@@ -471,7 +554,7 @@ mod tests {
     #[tokio::test]
     async fn kms_tables_roundtrip() {
         let s = Store::open_memory().await.expect("open");
-        assert_eq!(s.schema_version().await.expect("version"), 2);
+        assert_eq!(s.schema_version().await.expect("version"), 3);
         let (k, v) = key("k1");
         s.kms_insert_key(&k, &v).await.expect("insert");
         assert_eq!(s.kms_get_key("k1").await.expect("get"), Some(k.clone()));
@@ -491,6 +574,33 @@ mod tests {
         s.kms_add_version(&v2).await.expect("rotate");
         assert_eq!(s.kms_get_key("k1").await.expect("get").map(|k| k.primary_version).as_deref(), Some("v2"));
         assert_eq!(s.kms_list_keys().await.expect("list"), vec!["k1".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn stream_encryption_rows() {
+        let s = Store::open_memory().await.expect("open");
+        let rec = StreamEncryptionRecord {
+            domain: "play.example.com".into(),
+            app: "vip".into(),
+            encrypt_type: "envelope".into(),
+            kms_key_id: Some("k1".into()),
+            key_rotation: 600,
+            created_at: 1,
+        };
+        assert!(matches!(s.encryption_put(&rec).await, Err(StoreError::NotFound(_))), "the domain must exist");
+        s.domain_insert(&DomainRecord { name: rec.domain.clone(), config: "{}".into(), created_at: 1 })
+            .await
+            .expect("domain");
+        s.encryption_put(&rec).await.expect("put");
+        let changed = StreamEncryptionRecord { key_rotation: 60, created_at: 9, ..rec.clone() };
+        s.encryption_put(&changed).await.expect("update");
+        let got = s.encryption_get("play.example.com", "vip").await.expect("get").expect("row");
+        assert_eq!((got.key_rotation, got.created_at), (60, 1), "updated in place, creation time kept");
+        assert_eq!(s.encryption_list().await.expect("list").len(), 1);
+        assert!(s.encryption_get("play.example.com", "live").await.expect("get").is_none());
+        assert!(s.domain_delete("play.example.com").await.expect("delete domain"));
+        assert!(s.encryption_list().await.expect("list").is_empty(), "removed with its domain");
+        assert!(!s.encryption_delete("play.example.com", "vip").await.expect("delete"));
     }
 
     #[tokio::test]

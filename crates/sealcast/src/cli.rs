@@ -182,6 +182,67 @@ pub async fn domain(data: &DataArgs, cmd: DomainCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Subcommand)]
+pub enum EncryptionCommand {
+    /// Set how the streams of an app published to a domain are encrypted (from their next
+    /// publish): `sealcast encryption set --domain localhost --app vip --type envelope`.
+    Set {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        app: String,
+        /// aes-128 (any HLS player), envelope (alias aliyun: keys sealed to SDK players only)
+        /// or none.
+        #[arg(long = "type")]
+        encrypt_type: String,
+        /// CMK for the data keys (KmsKeyID); cannot change once set [default: the KMS default key].
+        #[arg(long)]
+        kms_key_id: Option<String>,
+        /// Key rotation interval in seconds, 60-3600 (KmsKeyExpireInterval).
+        #[arg(long, default_value_t = 3600)]
+        rotation: u64,
+    },
+    /// List the per-app settings.
+    List,
+    /// Remove a setting: the app's streams use the server defaults.
+    Unset {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        app: String,
+    },
+}
+
+pub async fn encryption(data: &DataArgs, cmd: EncryptionCommand) -> anyhow::Result<()> {
+    let svc = data.service().await?;
+    match cmd {
+        EncryptionCommand::Set { domain, app, encrypt_type, kms_key_id, rotation } => {
+            let mode = sealcast_hls::EncryptionMode::from_name(&encrypt_type)
+                .with_context(|| format!("unknown type {encrypt_type:?}: use aes-128, envelope (aliyun) or none"))?;
+            svc.set_stream_encryption(&domain, &app, mode, kms_key_id.as_deref(), rotation).await?;
+            println!("{app} on {domain}: {} with keys rotated every {rotation} s", mode.name());
+        }
+        EncryptionCommand::List => {
+            for v in svc.stream_encryptions().await? {
+                let e = &v.encryption;
+                println!(
+                    "{}\t{}\ttype={}\tkms_key_id={}\trotation={}",
+                    v.domain,
+                    v.app,
+                    e.mode.name(),
+                    e.kms_key_id.as_deref().unwrap_or("default"),
+                    e.key_rotation_interval.as_secs()
+                );
+            }
+        }
+        EncryptionCommand::Unset { domain, app } => {
+            svc.delete_stream_encryption(&domain, &app).await?;
+            println!("{app} on {domain} uses the server defaults");
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// `rtmp://`, `http://` or `https://` URL, e.g. `https://play.example.com/live/cam.m3u8`.

@@ -16,6 +16,9 @@ pub enum Encryption {
     #[value(name = "aes-128")]
     #[serde(rename = "aes-128")]
     Aes128,
+    /// AES-128 segments whose keys are delivered only sealed to each player (HPKE); SDK
+    /// players only. Alibaba's EncryptType `aliyun`.
+    Envelope,
     /// No encryption (debugging only).
     None,
 }
@@ -34,6 +37,26 @@ pub struct Config {
     pub log: String,
     pub hls: HlsSection,
     pub rtmp: RtmpSection,
+    pub keys: KeysSection,
+}
+
+/// The key endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysSection {
+    /// Key requests per second from one client IP (bursts of twice this); 0 = unlimited.
+    pub rate_per_ip: u32,
+    /// Key requests per second for one stream (bursts of twice this); 0 = unlimited.
+    pub rate_per_stream: u32,
+    /// Unwrapped data keys kept in memory (each for its stream's key rotation interval).
+    pub cache_entries: usize,
+}
+
+impl Default for KeysSection {
+    fn default() -> Self {
+        let d = sealcast_edge::KeyLimits::default();
+        KeysSection { rate_per_ip: d.per_ip, rate_per_stream: d.per_stream, cache_entries: d.cache_entries }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -75,6 +98,7 @@ impl Default for Config {
             log: "info".into(),
             hls: HlsSection::default(),
             rtmp: RtmpSection::default(),
+            keys: KeysSection::default(),
         }
     }
 }
@@ -160,7 +184,25 @@ impl Config {
         range("rtmp.max_connections", r.max_connections, 1, 100_000, "must be 1..=100000")?;
         range("rtmp.handshake_timeout", r.handshake_timeout, 1, 300, "must be 1..=300 seconds")?;
         range("rtmp.idle_timeout", r.idle_timeout, 1, 3600, "must be 1..=3600 seconds")?;
+        let k = &self.keys;
+        range("keys.rate_per_ip", k.rate_per_ip, 0, 1_000_000, "must be 0..=1000000 per second (0 = unlimited)")?;
+        range(
+            "keys.rate_per_stream",
+            k.rate_per_stream,
+            0,
+            1_000_000,
+            "must be 0..=1000000 per second (0 = unlimited)",
+        )?;
+        range("keys.cache_entries", k.cache_entries, 1, 1_000_000, "must be 1..=1000000")?;
         Ok(())
+    }
+
+    pub fn key_limits(&self) -> sealcast_edge::KeyLimits {
+        sealcast_edge::KeyLimits {
+            per_ip: self.keys.rate_per_ip,
+            per_stream: self.keys.rate_per_stream,
+            cache_entries: self.keys.cache_entries,
+        }
     }
 
     pub fn hls(&self) -> sealcast_hls::HlsConfig {
@@ -170,6 +212,7 @@ impl Config {
             ended_retention: Duration::from_secs(self.hls.ended_retention),
             encryption: match self.hls.encryption {
                 Encryption::Aes128 => sealcast_hls::EncryptionMode::Aes128,
+                Encryption::Envelope => sealcast_hls::EncryptionMode::Envelope,
                 Encryption::None => sealcast_hls::EncryptionMode::None,
             },
             key_rotation_interval: Duration::from_secs(self.hls.key_rotation_interval),

@@ -41,6 +41,14 @@ enum Command {
         #[command(subcommand)]
         command: cli::CertCommand,
     },
+    /// Per-app stream encryption on a domain (Alibaba EncryptParameters): aes-128, envelope
+    /// (alias aliyun) or none, the CMK and the key rotation interval.
+    Encryption {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(subcommand)]
+        command: cli::EncryptionCommand,
+    },
     /// Sign a playback or publish URL with its domain's aliauth policy (the console's URL
     /// generator): `sealcast sign https://play.example.com/live/cam.m3u8`.
     Sign {
@@ -164,6 +172,7 @@ fn main() -> std::process::ExitCode {
     match cli.command {
         Command::Domain { data, command } => run_cli(async move { cli::domain(&data, command).await }),
         Command::Cert { data, command } => run_cli(async move { cli::cert(&data, command).await }),
+        Command::Encryption { data, command } => run_cli(async move { cli::encryption(&data, command).await }),
         Command::Sign { data, args } => run_cli(async move { cli::sign(&data, args).await }),
         Command::Serve(args) => {
             let config = match args.into_config() {

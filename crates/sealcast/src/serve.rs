@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use async_trait::async_trait;
 use sealcast_auth::{AuthError, AuthType, Policy};
-use sealcast_domains::{DomainService, LiveDomains};
+use sealcast_domains::DomainService;
 use sealcast_edge::{Edge, EdgeConfig, PublicPorts};
 use sealcast_hls::HlsService;
 use sealcast_hub::{Hub, HubConfig, StreamKey};
@@ -36,7 +36,7 @@ pub fn init_logging(filter: &str) {
 struct PublishAdmission {
     hub: Hub,
     hls: HlsService,
-    domains: Arc<LiveDomains>,
+    domains: DomainService,
 }
 
 /// Checks an RTMP publish URL (`/{app}/{stream}` plus its query) against the push domain's
@@ -63,9 +63,18 @@ impl Admission for PublishAdmission {
     async fn admit(&self, req: &PublishRequest, _remote: SocketAddr) -> Result<(), Rejection> {
         validate_name("app", &req.app)?;
         validate_name("stream", &req.stream)?;
-        if let Some(domain) = self.domains.lookup(req.host.as_deref()) {
+        let mut enc = self.hls.config().default_encryption();
+        if let Some(domain) = self.domains.live().lookup(req.host.as_deref()) {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
             check_publish_credential(&domain.config.aliauth, req, now)?;
+            match self.domains.stream_encryption(domain.name.as_str(), &req.app).await {
+                Ok(Some(e)) => enc = e,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(domain = %domain.name, app = %req.app, error = %e, "cannot read the stream encryption setting");
+                    return Err(Rejection::rejected("publish refused: the stream encryption setting cannot be read"));
+                }
+            }
         }
         let key = StreamKey::new(req.app.clone(), req.stream.clone());
         // Refuse duplicates before asking the KMS (the hub re-checks atomically).
@@ -74,7 +83,7 @@ impl Admission for PublishAdmission {
         }
         let domain = req.host.clone().unwrap_or_default();
         self.hls
-            .prepare_publish(&key, &domain)
+            .prepare_publish(&key, &domain, enc)
             .await
             .map_err(|e| Rejection::rejected(format!("cannot provision the stream encryption key: {e}")))
     }
@@ -103,14 +112,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (rtmp_addr, http_addr, https_addr, api_addr) =
         (rtmp.local_addr()?, http.local_addr()?, https.local_addr()?, api.local_addr()?);
     let ports = PublicPorts { http: http_addr.port(), https: Some(https_addr.port()) };
-    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), domains.live(), ports));
+    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), domains.live(), ports, cfg.key_limits()));
 
     let shutdown = CancellationToken::new();
     let ingest_tasks = TaskTracker::new();
     let edge_tasks = TaskTracker::new();
     let ready = sealcast_api::Readiness::default();
 
-    let admission = Arc::new(PublishAdmission { hub: hub.clone(), hls: hls.clone(), domains: domains.live() });
+    let admission = Arc::new(PublishAdmission { hub: hub.clone(), hls: hls.clone(), domains: domains.clone() });
     let ingest = tokio::spawn(sealcast_ingest::serve(
         rtmp,
         hub.clone(),

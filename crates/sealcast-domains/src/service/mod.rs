@@ -14,7 +14,7 @@ use crate::config::DomainConfig;
 use crate::error::DomainError;
 use crate::stapling::Stapler;
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
@@ -135,7 +135,15 @@ impl DomainService {
         }
     }
 
-    async fn record(&self, name: &str) -> Result<(DomainName, DomainRecord), DomainError> {
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn kms(&self) -> &Arc<dyn Kms> {
+        &self.kms
+    }
+
+    pub(crate) async fn record(&self, name: &str) -> Result<(DomainName, DomainRecord), DomainError> {
         let d = DomainName::parse(name)?;
         let rec = self.store.domain_get(d.as_str()).await?.ok_or_else(|| DomainError::NotFound(d.to_string()))?;
         Ok((d, rec))

@@ -12,7 +12,7 @@ use sealcast_media::hls::playlist::{KeyTag, PlaylistSegment};
 use sealcast_media::hls::segmenter::{Segment, Segmenter, SegmenterConfig};
 use tokio_util::task::TaskTracker;
 
-use crate::config::{EncryptionMode, HlsConfig};
+use crate::config::{EncryptionMode, HlsConfig, StreamEncryption, ENVELOPE_KEYFORMAT, ENVELOPE_KEYFORMAT_VERSION};
 use crate::keys::{key_context, KeyUri};
 use crate::output::Output;
 
@@ -20,8 +20,9 @@ struct Inner {
     cfg: HlsConfig,
     kms: Arc<dyn Kms>,
     outputs: Mutex<HashMap<StreamKey, Arc<Mutex<Output>>>>,
-    /// First data keys fetched at admission time, waiting for their packager.
-    prepared: Mutex<HashMap<(StreamKey, String), (DataKey, Instant)>>,
+    /// Encryption settings and first data keys fetched at admission time, waiting for their
+    /// packager.
+    prepared: Mutex<HashMap<(StreamKey, String), Prepared>>,
     tasks: TaskTracker,
 }
 
@@ -35,6 +36,12 @@ impl std::fmt::Debug for HlsService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HlsService").field("cfg", &self.inner.cfg).finish_non_exhaustive()
     }
+}
+
+struct Prepared {
+    enc: StreamEncryption,
+    key: Option<DataKey>,
+    at: Instant,
 }
 
 /// A key fetched at admission is used only by a publish that starts within this time.
@@ -61,23 +68,32 @@ impl HlsService {
         &self.inner.cfg
     }
 
-    /// Called before a publish is accepted: fetches the stream's first data key so that a KMS
+    /// Called before a publish is accepted, with the stream's encryption settings (per domain
+    /// and app, or [`HlsConfig::default_encryption`]): fetches the first data key so that a KMS
     /// failure (disabled key, outage) refuses the publish instead of producing no output.
-    pub async fn prepare_publish(&self, key: &StreamKey, domain: &str) -> Result<(), KmsError> {
-        if self.inner.cfg.encryption == EncryptionMode::None {
-            return Ok(());
-        }
-        let dk = self.new_data_key(key, domain).await?;
+    pub async fn prepare_publish(&self, key: &StreamKey, domain: &str, enc: StreamEncryption) -> Result<(), KmsError> {
+        let dk = match enc.mode {
+            EncryptionMode::None => None,
+            EncryptionMode::Aes128 | EncryptionMode::Envelope => Some(self.new_data_key(key, domain, &enc).await?),
+        };
         let mut prepared = lock(&self.inner.prepared);
         // Keys of publishes that were refused after admission are never used: drop them.
-        prepared.retain(|_, (_, at)| at.elapsed() < PREPARED_KEY_TTL);
-        prepared.insert((key.clone(), domain.to_string()), (dk, Instant::now()));
+        prepared.retain(|_, p| p.at.elapsed() < PREPARED_KEY_TTL);
+        prepared.insert((key.clone(), domain.to_string()), Prepared { enc, key: dk, at: Instant::now() });
         Ok(())
     }
 
-    async fn new_data_key(&self, key: &StreamKey, domain: &str) -> Result<DataKey, KmsError> {
-        let ctx = key_context(domain, &key.app, &key.stream);
-        self.inner.kms.generate_data_key(None, KeySpec::Aes128, &ctx).await
+    async fn new_data_key(&self, key: &StreamKey, domain: &str, enc: &StreamEncryption) -> Result<DataKey, KmsError> {
+        let ctx = key_context(domain, &key.app, &key.stream, enc.mode);
+        self.inner.kms.generate_data_key(enc.kms_key_id.as_deref(), KeySpec::Aes128, &ctx).await
+    }
+
+    /// The encryption mode and key rotation interval of a stream's current (or last)
+    /// publish session.
+    pub fn encryption(&self, key: &StreamKey) -> Option<(EncryptionMode, Duration)> {
+        let out = lock(&self.inner.outputs).get(key).cloned()?;
+        let o = lock(&out);
+        Some((o.mode, o.rotation))
     }
 
     /// The rendered playlist of a stream, once it has a segment.
@@ -131,10 +147,14 @@ impl HlsService {
         self.inner.tasks.wait().await;
     }
 
-    fn output_for(&self, info: &PublishInfo) -> Arc<Mutex<Output>> {
+    fn output_for(&self, info: &PublishInfo, enc: &StreamEncryption) -> Arc<Mutex<Output>> {
         let mut outs = lock(&self.inner.outputs);
         if let Some(o) = outs.get(&info.key) {
-            lock(o).republish(info.session_id);
+            let mut g = lock(o);
+            g.republish(info.session_id);
+            g.mode = enc.mode;
+            g.rotation = enc.key_rotation_interval;
+            drop(g);
             return o.clone();
         }
         let cfg = &self.inner.cfg;
@@ -145,7 +165,9 @@ impl HlsService {
             cfg.segment_duration.as_millis() as u64,
             format!("{epoch:x}"),
             info.session_id,
+            enc.mode,
         )));
+        lock(&o).rotation = enc.key_rotation_interval;
         outs.insert(info.key.clone(), o.clone());
         o
     }
@@ -180,30 +202,34 @@ impl HlsService {
     async fn package(&self, info: Arc<PublishInfo>, mut sub: Subscription) {
         let key = &info.key;
         let cfg = &self.inner.cfg;
-        let output = self.output_for(&info);
+        let prepared = lock(&self.inner.prepared).remove(&(key.clone(), info.domain.clone()));
+        let (enc, first_key) = match prepared.filter(|p| p.at.elapsed() < PREPARED_KEY_TTL) {
+            Some(p) => (p.enc, p.key),
+            None => (cfg.default_encryption(), None),
+        };
+        let output = self.output_for(&info, &enc);
         let mut segmenter = Segmenter::new(SegmenterConfig {
             target_duration_ms: cfg.segment_duration.as_millis() as u64,
             max_bytes: cfg.max_segment_bytes,
             ..SegmenterConfig::default()
         });
-        let prepared = lock(&self.inner.prepared).remove(&(key.clone(), info.domain.clone()));
-        let mut period = prepared.filter(|(_, at)| at.elapsed() < PREPARED_KEY_TTL).map(|(k, _)| self.period(k, &info));
+        let mut period = first_key.map(|k| self.period(k, &info));
         let mut bad_frames = 0u64;
-        tracing::info!(stream = %key, session = info.session_id, "HLS packaging started");
+        tracing::info!(stream = %key, session = info.session_id, encryption = enc.mode.name(), "HLS packaging started");
         while let Some(d) = sub.recv().await {
             let frame = match d {
                 Delivery::Frame(f) => f,
                 Delivery::Resync { skipped } => {
                     tracing::warn!(stream = %key, skipped, "HLS packager fell behind; resynchronising at a keyframe");
                     if let Some(seg) = segmenter.finish() {
-                        self.store(&info, &output, seg, &mut period).await;
+                        self.store(&info, &enc, &output, seg, &mut period).await;
                     }
                     lock(&output).discontinuity();
                     continue;
                 }
             };
             match segmenter.push(&frame) {
-                Ok(Some(seg)) => self.store(&info, &output, seg, &mut period).await,
+                Ok(Some(seg)) => self.store(&info, &enc, &output, seg, &mut period).await,
                 Ok(None) => {}
                 Err(e) => {
                     bad_frames += 1;
@@ -214,7 +240,7 @@ impl HlsService {
             }
         }
         if let Some(seg) = segmenter.finish() {
-            self.store(&info, &output, seg, &mut period).await;
+            self.store(&info, &enc, &output, seg, &mut period).await;
         }
         let mut o = lock(&output);
         if o.session_id == info.session_id {
@@ -231,14 +257,20 @@ impl HlsService {
 
     /// Encrypts and publishes one segment. Never stores plaintext: with encryption on and no
     /// key available, the segment is dropped (and logged) rather than served in the clear.
-    async fn store(&self, info: &PublishInfo, output: &Mutex<Output>, seg: Segment, period: &mut Option<KeyPeriod>) {
-        let cfg = &self.inner.cfg;
+    async fn store(
+        &self,
+        info: &PublishInfo,
+        enc: &StreamEncryption,
+        output: &Mutex<Output>,
+        seg: Segment,
+        period: &mut Option<KeyPeriod>,
+    ) {
         let Segment { start_ms, duration_ms, mut data, .. } = seg;
         let mut line = PlaylistSegment::new(String::new(), duration_ms);
-        if cfg.encryption == EncryptionMode::Aes128 {
-            let due = period.as_ref().is_none_or(|p| p.expired(cfg.key_rotation_interval, start_ms));
+        if enc.mode != EncryptionMode::None {
+            let due = period.as_ref().is_none_or(|p| p.expired(enc.key_rotation_interval, start_ms));
             if due {
-                match self.new_data_key(&info.key, &info.domain).await {
+                match self.new_data_key(&info.key, &info.domain, enc).await {
                     Ok(k) => {
                         tracing::info!(stream = %info.key, key_id = %k.key_id, "new data key period");
                         *period = Some(self.period(k, info));
@@ -261,7 +293,13 @@ impl HlsService {
                 tracing::error!(stream = %info.key, error = %e, "dropping a segment: encryption failed");
                 return;
             }
-            line.key = Some(KeyTag { uri: p.uri.clone(), iv: Some(iv), keyformat: None, keyformat_versions: None });
+            let (keyformat, keyformat_versions) = match enc.mode {
+                EncryptionMode::Envelope => {
+                    (Some(ENVELOPE_KEYFORMAT.to_string()), Some(ENVELOPE_KEYFORMAT_VERSION.to_string()))
+                }
+                _ => (None, None),
+            };
+            line.key = Some(KeyTag { uri: p.uri.clone(), iv: Some(iv), keyformat, keyformat_versions });
         }
         let mut o = lock(output);
         if o.session_id != info.session_id {

@@ -33,8 +33,12 @@ async fn setup(cfg: HlsConfig) -> (Hub, HlsService, Arc<BuiltinKms>) {
 
 /// Publishes `secs` seconds of 25 fps video with a keyframe every second.
 async fn publish(hub: &Hub, hls: &HlsService, secs: u64, start_ms: u64) {
+    publish_with(hub, hls, secs, start_ms, hls.config().default_encryption()).await
+}
+
+async fn publish_with(hub: &Hub, hls: &HlsService, secs: u64, start_ms: u64, enc: StreamEncryption) {
     let key = StreamKey::new("live", "t");
-    hls.prepare_publish(&key, "localhost").await.expect("prepare");
+    hls.prepare_publish(&key, "localhost", enc).await.expect("prepare");
     let p = hub.publish(key, "localhost".into(), None, None).expect("publish");
     p.send(seq());
     for i in 0..secs * 25 {
@@ -71,7 +75,10 @@ async fn segments_are_encrypted_with_kms_keys_and_decrypt() {
         let iv_hex = attr(l, "IV").expect("IV").trim_start_matches("0x");
         let iv: Vec<u8> = (0..32).step_by(2).map(|j| u8::from_str_radix(&iv_hex[j..j + 2], 16).expect("hex")).collect();
         let ku = KeyUri::from_query(uri.split_once('?').expect("query").1).expect("key uri");
-        let dk = kms.decrypt(&ku.ciphertext_blob, &key_context(&ku.domain, "live", "t")).await.expect("decrypt");
+        let dk = kms
+            .decrypt(&ku.ciphertext_blob, &key_context(&ku.domain, "live", "t", EncryptionMode::Aes128))
+            .await
+            .expect("decrypt");
         let seg_uri = lines[i + 2];
         let name = seg_uri.strip_prefix("t/").and_then(|s| s.strip_suffix(".ts")).expect("segment name");
         let mut data = hls.segment(&key, name).expect("segment").to_vec();
@@ -119,4 +126,32 @@ async fn unencrypted_mode_and_sweeping() {
     assert!(hls.retained_bytes() > 0);
     assert_eq!(hls.sweep(), 1);
     assert!(hls.playlist(&key).is_none());
+}
+
+#[tokio::test]
+async fn envelope_streams_mark_their_keys_and_bind_the_delivery_mode() {
+    let (hub, hls, kms) = setup(HlsConfig::default()).await;
+    let enc = StreamEncryption {
+        mode: EncryptionMode::Envelope,
+        kms_key_id: None,
+        key_rotation_interval: Duration::from_secs(60),
+    };
+    publish_with(&hub, &hls, 5, 0, enc).await;
+    hls.wait_idle().await;
+    let key = StreamKey::new("live", "t");
+    assert_eq!(hls.encryption(&key), Some((EncryptionMode::Envelope, Duration::from_secs(60))));
+    let text = String::from_utf8(hls.playlist(&key).expect("playlist").to_vec()).expect("utf8");
+    assert!(text.contains("#EXT-X-VERSION:5\n"), "{text}");
+    let line = text.lines().find(|l| l.starts_with("#EXT-X-KEY:")).expect("key tag");
+    assert!(line.starts_with("#EXT-X-KEY:METHOD=AES-128,URI=\"t/key?"), "{line}");
+    assert!(line.ends_with(",KEYFORMAT=\"com.sealcast.envelope\",KEYFORMATVERSIONS=\"1\""), "{line}");
+    let ku = KeyUri::from_query(attr(line, "URI").expect("uri").split_once('?').expect("q").1).expect("key uri");
+    // The raw-key context cannot unwrap an envelope key: the mode is part of the context.
+    let raw = kms.decrypt(&ku.ciphertext_blob, &key_context(&ku.domain, "live", "t", EncryptionMode::Aes128)).await;
+    assert!(raw.is_err());
+    let dk = kms
+        .decrypt(&ku.ciphertext_blob, &key_context(&ku.domain, "live", "t", EncryptionMode::Envelope))
+        .await
+        .expect("envelope context");
+    assert_eq!(dk.plaintext.len(), 16);
 }
