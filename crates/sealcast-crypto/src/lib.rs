@@ -18,6 +18,7 @@
 
 use std::fmt;
 
+pub mod envelope;
 pub mod hpke;
 mod md5;
 pub use md5::{md5, md5_hex};

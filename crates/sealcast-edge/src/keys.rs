@@ -1,17 +1,13 @@
 //! The key endpoint's machinery: a cache of unwrapped data keys that rides out KMS outages,
-//! rate limits per client IP and per stream, and the envelope (HPKE) response.
+//! and rate limits per client IP and per stream.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use sealcast_crypto::hpke::{self, HPKE_PUBLIC_KEY_LEN, HPKE_SUITE_NAME};
 use sealcast_crypto::{sha256, SecretBytes};
 use sealcast_kms::{EncryptionContext, Kms, KmsError};
-use serde::{Deserialize, Serialize};
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -149,72 +145,8 @@ impl KeyService {
     }
 }
 
-/// The body of an envelope key request.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct EnvelopeRequest {
-    /// The player's P-256 public key, uncompressed SEC1 (65 bytes), base64url.
-    pub pk: String,
-}
-
-/// The body of an envelope key response.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct EnvelopeResponse {
-    /// HPKE suite name.
-    pub suite: String,
-    /// HPKE encapsulated key, base64url.
-    pub enc: String,
-    /// The sealed 16-byte content key (32 bytes with the tag), base64url.
-    pub key: String,
-    /// Key id: the first 32 hex digits of SHA-256 of the ciphertext blob.
-    pub kid: String,
-    /// Unix time after which the player must not use the key.
-    pub exp: i64,
-}
-
-/// The key id of a ciphertext blob.
-pub fn key_id(ciphertext_blob: &[u8]) -> String {
-    sha256(ciphertext_blob)[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The HPKE `info` of an envelope response: binds the sealed key to where it belongs.
-pub fn envelope_info(domain: &str, app: &str, stream: &str, kid: &str, exp: i64) -> Vec<u8> {
-    format!("sealcast-envelope-v1\0{domain}\0{app}\0{stream}\0{kid}\0{exp}").into_bytes()
-}
-
-/// Why an envelope request body is refused.
-pub(crate) fn parse_envelope_request(body: &[u8]) -> Result<Vec<u8>, String> {
-    let req: EnvelopeRequest =
-        serde_json::from_slice(body).map_err(|e| format!("the body must be JSON {{\"pk\": \"…\"}}: {e}"))?;
-    let pk = URL_SAFE_NO_PAD.decode(req.pk.trim_end_matches('=')).map_err(|_| "pk is not base64url".to_string())?;
-    if pk.len() != HPKE_PUBLIC_KEY_LEN || pk[0] != 0x04 {
-        return Err("pk must be an uncompressed P-256 public key (65 bytes, 0x04 first)".into());
-    }
-    Ok(pk)
-}
-
-/// Seals `key` to `pk`.
-pub(crate) fn seal_envelope(
-    pk: &[u8],
-    key: &SecretBytes,
-    (domain, app, stream): (&str, &str, &str),
-    kid: String,
-    exp: i64,
-) -> Result<EnvelopeResponse, hpke::HpkeError> {
-    let info = envelope_info(domain, app, stream, &kid, exp);
-    let (enc, sealed) = hpke::seal(pk, &info, b"", key.expose())?;
-    Ok(EnvelopeResponse {
-        suite: HPKE_SUITE_NAME.to_string(),
-        enc: URL_SAFE_NO_PAD.encode(enc),
-        key: URL_SAFE_NO_PAD.encode(sealed),
-        kid,
-        exp,
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use sealcast_crypto::hpke::HpkeKeyPair;
     use sealcast_kms::{BuiltinKms, KeySpec, RootKey};
 
     use super::*;
@@ -291,27 +223,5 @@ mod tests {
         assert!(svc.cached() <= 2);
         kms.down.store(true, std::sync::atomic::Ordering::SeqCst);
         assert!(svc.unwrap(&dk2.ciphertext_blob, &ctx, Duration::from_secs(60)).await.is_err(), "expired entry");
-    }
-
-    #[test]
-    fn envelope_requests_and_responses() {
-        let player = HpkeKeyPair::generate().expect("key pair");
-        let body = format!("{{\"pk\":\"{}\"}}", URL_SAFE_NO_PAD.encode(&player.public));
-        let pk = parse_envelope_request(body.as_bytes()).expect("valid");
-        for bad in ["", "{}", "{\"pk\":\"***\"}", "{\"pk\":\"AAAA\"}", "{\"pk\":\"x\",\"ct\":\"y\"}"] {
-            assert!(parse_envelope_request(bad.as_bytes()).is_err(), "{bad}");
-        }
-        let key = SecretBytes::new(vec![9; 16]);
-        let r = seal_envelope(&pk, &key, ("d", "live", "cam"), key_id(b"blob"), 1_700_000_000).expect("seal");
-        assert_eq!(r.kid.len(), 32);
-        let info = envelope_info("d", "live", "cam", &r.kid, r.exp);
-        let enc = URL_SAFE_NO_PAD.decode(&r.enc).expect("b64");
-        let sealed = URL_SAFE_NO_PAD.decode(&r.key).expect("b64");
-        assert_eq!(player.open(&enc, &info, b"", &sealed).expect("opens").expose(), &[9; 16]);
-        // Bound to the stream and expiry.
-        let wrong = envelope_info("d", "live", "other", &r.kid, r.exp);
-        assert!(player.open(&enc, &wrong, b"", &sealed).is_err());
-        let later = envelope_info("d", "live", "cam", &r.kid, r.exp + 1);
-        assert!(player.open(&enc, &later, b"", &sealed).is_err());
     }
 }

@@ -25,6 +25,6 @@ mod keys;
 mod routes;
 mod server;
 
-pub use keys::{envelope_info, key_id, EnvelopeResponse, KeyLimits};
+pub use keys::KeyLimits;
 pub use routes::{Edge, PublicPorts};
 pub use server::{serve, serve_tls, EdgeConfig};

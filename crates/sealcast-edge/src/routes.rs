@@ -13,7 +13,9 @@ use sealcast_domains::{DomainEntry, LiveDomains};
 use sealcast_hls::{key_context, EncryptionMode, HlsService, KeyUri};
 use sealcast_kms::{Kms, KmsError};
 
-use crate::keys::{key_id, parse_envelope_request, seal_envelope, KeyLimits, KeyService, Limited};
+use sealcast_crypto::envelope;
+
+use crate::keys::{KeyLimits, KeyService, Limited};
 use sealcast_media::hls::playlist::rewrite_uris;
 
 pub(crate) type Body = Full<Bytes>;
@@ -297,9 +299,9 @@ impl Edge {
                 )
             }
         };
-        let pk = match parse_envelope_request(&body) {
+        let pk = match envelope::parse_request(&body) {
             Ok(pk) => pk,
-            Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid key request: {e}")),
+            Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
         };
         let mut unwrapped = self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Envelope), ttl).await;
         if matches!(unwrapped, Err(KmsError::ContextMismatch)) {
@@ -311,8 +313,8 @@ impl Edge {
             Ok(_) => return text(StatusCode::BAD_REQUEST, "invalid key request: not a content key"),
             Err(e) => return kms_failure(key, e),
         };
-        let binding = (ku.domain.as_str(), key.app.as_str(), key.stream.as_str());
-        match seal_envelope(&pk, &content_key, binding, key_id(&ku.ciphertext_blob), exp) {
+        let binding = envelope::Binding { domain: &ku.domain, app: &key.app, stream: &key.stream };
+        match envelope::seal(&pk, &content_key, binding, &ku.ciphertext_blob, exp) {
             Ok(resp) => match serde_json::to_vec(&resp) {
                 Ok(json) => ok(Bytes::from(json), "application/json", "no-store"),
                 Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "cannot encode the key response"),

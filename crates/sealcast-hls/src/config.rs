@@ -36,9 +36,9 @@ impl EncryptionMode {
 }
 
 /// KEYFORMAT of envelope key delivery (docs/key-delivery.md).
-pub const ENVELOPE_KEYFORMAT: &str = "com.sealcast.envelope";
+pub const ENVELOPE_KEYFORMAT: &str = sealcast_crypto::envelope::KEYFORMAT;
 /// KEYFORMATVERSIONS of envelope key delivery.
-pub const ENVELOPE_KEYFORMAT_VERSION: &str = "1";
+pub const ENVELOPE_KEYFORMAT_VERSION: &str = sealcast_crypto::envelope::KEYFORMAT_VERSION;
 
 /// How one stream is encrypted (per domain and app; defaults from [`HlsConfig`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
