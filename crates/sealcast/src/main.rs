@@ -5,6 +5,7 @@
 
 mod cli;
 mod config;
+mod play;
 mod serve;
 mod state;
 
@@ -49,6 +50,9 @@ enum Command {
         #[command(subcommand)]
         command: cli::EncryptionCommand,
     },
+    /// Play a stream (aes-128 or envelope) and write decrypted MPEG-TS to a file or stdout:
+    /// `sealcast play https://play.example.com/live/cam.m3u8 | ffplay -`.
+    Play(play::PlayArgs),
     /// Sign a playback or publish URL with its domain's aliauth policy (the console's URL
     /// generator): `sealcast sign https://play.example.com/live/cam.m3u8`.
     Sign {
@@ -173,6 +177,7 @@ fn main() -> std::process::ExitCode {
         Command::Domain { data, command } => run_cli(async move { cli::domain(&data, command).await }),
         Command::Cert { data, command } => run_cli(async move { cli::cert(&data, command).await }),
         Command::Encryption { data, command } => run_cli(async move { cli::encryption(&data, command).await }),
+        Command::Play(args) => run_cli(async move { play::run(args).await }),
         Command::Sign { data, args } => run_cli(async move { cli::sign(&data, args).await }),
         Command::Serve(args) => {
             let config = match args.into_config() {

@@ -205,6 +205,42 @@ impl Drop for Server {
     }
 }
 
+/// POST with a body; returns status, lower-cased headers and body.
+pub fn http_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("write");
+    s.write_all(body).expect("write body");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read");
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    (status, head.to_ascii_lowercase(), buf[split + 4..].to_vec())
+}
+
+/// The Python with pyhpke that ./scripts/test prepares (SEALCAST_TEST_PYTHON overrides).
+pub fn interop_python() -> PathBuf {
+    let p = std::env::var_os("SEALCAST_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-python/bin/python"));
+    let ok = Command::new(&p).args(["-c", "import pyhpke"]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "{} with pyhpke is required: run ./scripts/test, which installs it", p.display());
+    p
+}
+
+/// Runs `sealcast ARGS…` (no data dir); returns (success, stdout bytes, stderr).
+pub fn sealcast(args: &[&str]) -> (bool, Vec<u8>, String) {
+    let o =
+        Command::new(env!("CARGO_BIN_EXE_sealcast")).args(args).stdin(Stdio::null()).output().expect("run sealcast");
+    (o.status.success(), o.stdout, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
 /// Minimal HTTP/1.1 GET (Connection: close).
 pub fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
     let (status, _, body) = http_get_full(addr, path);

@@ -1,0 +1,188 @@
+//! A small HTTP/1.1 client on hyper for following a live stream: one kept-alive connection
+//! per origin, TLS with rustls (system roots plus any extra CA), timeouts and body limits.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, Method, Request, StatusCode};
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::url::Url;
+use crate::PlayerError;
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct Fetched {
+    pub status: StatusCode,
+    pub body: Bytes,
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Connect plus the whole response.
+    pub timeout: Duration,
+    /// Largest response body accepted.
+    pub max_body: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { timeout: Duration::from_secs(15), max_body: 64 << 20 }
+    }
+}
+
+/// The TLS roots: the system's, plus PEM CA certificates given by the caller.
+pub fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, PlayerError> {
+    let mut roots = RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    if let Some(pem) = extra_ca_pem {
+        let mut n = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| PlayerError::Tls(format!("the CA file is not PEM: {e}")))?;
+            roots.add(cert).map_err(|e| PlayerError::Tls(format!("unusable CA certificate: {e}")))?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(PlayerError::Tls("the CA file holds no certificate".into()));
+        }
+    } else if added == 0 {
+        return Err(PlayerError::Tls("no system CA certificates found; give one with --cacert".into()));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| PlayerError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(cfg))
+}
+
+/// Keeps one HTTP/1.1 connection per origin.
+pub struct HttpClient {
+    tls: Arc<ClientConfig>,
+    cfg: HttpConfig,
+    conns: HashMap<(bool, String, u16), SendRequest<Full<Bytes>>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient").field("cfg", &self.cfg).field("connections", &self.conns.len()).finish()
+    }
+}
+
+impl HttpClient {
+    pub fn new(tls: Arc<ClientConfig>, cfg: HttpConfig) -> Self {
+        HttpClient { tls, cfg, conns: HashMap::new() }
+    }
+
+    async fn connect(&self, url: &Url) -> Result<SendRequest<Full<Bytes>>, PlayerError> {
+        let tcp = TcpStream::connect((url.host.as_str(), url.port))
+            .await
+            .map_err(|e| PlayerError::Http(format!("cannot connect to {}: {e}", url.authority())))?;
+        let _ = tcp.set_nodelay(true);
+        if url.https {
+            let name = ServerName::try_from(url.host.clone())
+                .map_err(|_| PlayerError::Url(format!("{} is not a valid server name", url.host)))?;
+            let tls = TlsConnector::from(self.tls.clone())
+                .connect(name, tcp)
+                .await
+                .map_err(|e| PlayerError::Tls(format!("TLS with {}: {e}", url.authority())))?;
+            handshake(tls).await
+        } else {
+            handshake(tcp).await
+        }
+    }
+
+    /// Sends a request and reads the whole response (within the timeout and size limit).
+    pub async fn send(
+        &mut self,
+        method: Method,
+        url: &Url,
+        body: Option<(Bytes, &'static str)>,
+    ) -> Result<Fetched, PlayerError> {
+        let timeout = self.cfg.timeout;
+        match tokio::time::timeout(timeout, self.send_inner(method, url, body)).await {
+            Ok(r) => r,
+            Err(_) => {
+                self.conns.remove(&(url.https, url.host.clone(), url.port));
+                Err(PlayerError::Http(format!("{url}: no response within {} s", timeout.as_secs())))
+            }
+        }
+    }
+
+    async fn send_inner(
+        &mut self,
+        method: Method,
+        url: &Url,
+        body: Option<(Bytes, &'static str)>,
+    ) -> Result<Fetched, PlayerError> {
+        let origin = (url.https, url.host.clone(), url.port);
+        // A kept-alive connection may have been closed by the server: retry once on a new one.
+        for attempt in 0..2 {
+            let mut sender = match self.conns.remove(&origin) {
+                Some(s) if !s.is_closed() => s,
+                _ => self.connect(url).await?,
+            };
+            if sender.ready().await.is_err() {
+                if attempt == 0 {
+                    continue;
+                }
+                return Err(PlayerError::Http(format!("{url}: connection closed")));
+            }
+            let mut req = Request::builder()
+                .method(method.clone())
+                .uri(&url.path_and_query)
+                .header(header::HOST, url.authority())
+                .header(header::USER_AGENT, concat!("sealcast-player/", env!("CARGO_PKG_VERSION")));
+            let payload = match &body {
+                Some((b, ct)) => {
+                    req = req.header(header::CONTENT_TYPE, *ct);
+                    b.clone()
+                }
+                None => Bytes::new(),
+            };
+            let req = req.body(Full::new(payload)).map_err(|e| PlayerError::Url(format!("{url}: {e}")))?;
+            let resp = match sender.send_request(req).await {
+                Ok(r) => r,
+                Err(e) if attempt == 0 && (e.is_closed() || e.is_incomplete_message()) => continue,
+                Err(e) => return Err(PlayerError::Http(format!("{url}: {e}"))),
+            };
+            let status = resp.status();
+            let body = Limited::new(resp.into_body(), self.cfg.max_body)
+                .collect()
+                .await
+                .map_err(|e| PlayerError::Http(format!("{url}: reading the body: {e}")))?
+                .to_bytes();
+            self.conns.insert(origin, sender);
+            return Ok(Fetched { status, body });
+        }
+        Err(PlayerError::Http(format!("{url}: connection closed")))
+    }
+}
+
+async fn handshake<S>(io: S) -> Result<SendRequest<Full<Bytes>>, PlayerError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| PlayerError::Http(format!("HTTP handshake: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "player connection ended");
+        }
+    });
+    Ok(sender)
+}
