@@ -30,6 +30,15 @@ impl DataArgs {
         })
     }
 
+    /// The configured default domain (`default_domain`, "localhost" unless changed).
+    fn default_domain(&self) -> anyhow::Result<Option<String>> {
+        let d = match &self.config {
+            Some(p) => crate::config::Config::from_file(p)?.default_domain,
+            None => crate::config::Config::default().default_domain,
+        };
+        Ok(Some(d).filter(|d| !d.is_empty()))
+    }
+
     async fn service(&self) -> anyhow::Result<DomainService> {
         let (store, kms) = crate::state::open(&self.dir()?).await?;
         Ok(DomainService::new(store, kms, None).await?)
@@ -247,8 +256,8 @@ pub async fn encryption(data: &DataArgs, cmd: EncryptionCommand) -> anyhow::Resu
 pub struct SignArgs {
     /// `rtmp://`, `http://` or `https://` URL, e.g. `https://play.example.com/live/cam.m3u8`.
     url: String,
-    /// Domain whose policy signs (default: the URL's host; give `*.example.com` for a
-    /// wildcard domain).
+    /// Domain whose policy signs (default: the domain serving the URL's host, matched as the
+    /// server does: exact, wildcard, then the default domain).
     #[arg(long)]
     domain: Option<String>,
     /// Signing time, Unix seconds (default: now). The URL is valid until this plus the
@@ -284,9 +293,27 @@ pub async fn sign(data: &DataArgs, args: SignArgs) -> anyhow::Result<()> {
         .map(|(_, r)| r.split(['/', '?']).next().unwrap_or(""))
         .map(|h| h.rsplit_once(':').filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit())).map_or(h, |(h, _)| h))
         .unwrap_or("");
-    let domain = args.domain.as_deref().unwrap_or(host);
     let svc = data.service().await?;
-    let cfg = svc.domain_config(domain).await?;
+    let (domain, cfg) = match args.domain.as_deref() {
+        Some(d) => (d.to_string(), svc.domain_config(d).await?),
+        None => {
+            // As the server matches a Host: exact, wildcard, then the default domain.
+            let wildcard = host.split_once('.').map(|(_, rest)| format!("*.{rest}"));
+            let fallback = data.default_domain()?;
+            let mut found = None;
+            for d in [Some(host.to_string()), wildcard, fallback].into_iter().flatten() {
+                match svc.domain_config(&d).await {
+                    Ok(c) => {
+                        found = Some((d, c));
+                        break;
+                    }
+                    Err(sealcast_domains::DomainError::NotFound(_) | sealcast_domains::DomainError::InvalidDomain(_)) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            found.with_context(|| format!("no domain serves {host:?} and there is no default domain: give --domain"))?
+        }
+    };
     anyhow::ensure!(cfg.aliauth.enabled(), "domain {domain} has no URL signing (aliauth auth_type is no_auth)");
     let at = args
         .at
