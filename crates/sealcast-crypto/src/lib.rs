@@ -18,6 +18,7 @@
 
 use std::fmt;
 
+pub mod civil;
 pub mod envelope;
 pub mod hpke;
 mod md5;

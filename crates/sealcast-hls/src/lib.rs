@@ -12,5 +12,6 @@ mod output;
 mod service;
 
 pub use config::{EncryptionMode, HlsConfig, StreamEncryption, ENVELOPE_KEYFORMAT, ENVELOPE_KEYFORMAT_VERSION};
-pub use keys::{key_context, KeyUri};
+pub use keys::key_context;
+pub use sealcast_media::hls::key_uri::KeyUri;
 pub use service::HlsService;

@@ -24,12 +24,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ::http::{Method, StatusCode};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use bytes::Bytes;
 use sealcast_crypto::envelope::{self, Binding, EnvelopeResponse};
 use sealcast_crypto::hpke::HpkeKeyPair;
 use sealcast_crypto::{aes128_cbc_decrypt, SecretBytes};
+use sealcast_media::hls::key_uri::KeyUri;
 use sealcast_media::hls::parse::{parse_playlist, MediaSegment, ParsedPlaylist, SegmentKey};
 use thiserror::Error;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
@@ -118,26 +117,6 @@ fn query_param<'a>(url: &'a Url, name: &str) -> Option<&'a str> {
     url.query()?.split('&').find_map(|p| p.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            out.push(u8::from_str_radix(std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn base64url_decode(s: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(s.trim_end_matches('=')).ok()
-}
-
 struct Session<'a, W> {
     client: http::HttpClient,
     out: &'a mut W,
@@ -175,12 +154,8 @@ impl<W: AsyncWrite + Unpin> Session<'_, W> {
                 SecretBytes::new(body.to_vec())
             }
             envelope::KEYFORMAT => {
-                let ct = query_param(key_url, "ct")
-                    .and_then(base64url_decode)
-                    .ok_or_else(|| fail("the key URI has no ct (ciphertext key) parameter".into()))?;
-                let domain = query_param(key_url, "d")
-                    .and_then(percent_decode)
-                    .ok_or_else(|| fail("the key URI has no d (domain) parameter".into()))?;
+                let KeyUri { domain, ciphertext_blob: ct } =
+                    KeyUri::from_query(key_url.query().unwrap_or("")).map_err(|e| fail(e.to_string()))?;
                 // /…/{app}/{stream}/key, possibly behind a type B/C credential prefix.
                 let parts: Vec<&str> = key_url.path().rsplit('/').take(3).collect();
                 let [_, stream, app] = parts.as_slice() else {
@@ -334,10 +309,6 @@ mod tests {
 
     #[test]
     fn helpers() {
-        assert_eq!(base64url_decode("AP8-_w").as_deref(), Some(&[0x00, 0xff, 0x3e, 0xff][..]));
-        assert_eq!(base64url_decode("a*b"), None);
-        assert_eq!(percent_decode("a%2Fb").as_deref(), Some("a/b"));
-        assert_eq!(percent_decode("%zz"), None);
         let u = Url::parse("https://h/live/cam/key?d=x&ct=AA").expect("url");
         assert_eq!(query_param(&u, "ct"), Some("AA"));
         assert_eq!(query_param(&u, "c"), None);

@@ -2,7 +2,7 @@
 //! work on the data directory directly; a running server applies the change within a second.
 
 use std::path::PathBuf;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
@@ -106,20 +106,7 @@ pub struct CertSetArgs {
 }
 
 fn date(ts: i64) -> String {
-    // RFC 3339 date without pulling in a time crate: days since epoch to civil date.
-    let secs = ts.max(0) as u64;
-    let t = UNIX_EPOCH + Duration::from_secs(secs);
-    let days = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400) as i64;
-    let (z, rem) = (days + 719_468, secs % 86_400);
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    sealcast_crypto::civil::rfc3339(ts.max(0))
 }
 
 fn print_cert(c: &CertificateView) {
@@ -307,7 +294,9 @@ pub async fn sign(data: &DataArgs, args: SignArgs) -> anyhow::Result<()> {
                         found = Some((d, c));
                         break;
                     }
-                    Err(sealcast_domains::DomainError::NotFound(_) | sealcast_domains::DomainError::InvalidDomain(_)) => {}
+                    Err(
+                        sealcast_domains::DomainError::NotFound(_) | sealcast_domains::DomainError::InvalidDomain(_),
+                    ) => {}
                     Err(e) => return Err(e.into()),
                 }
             }

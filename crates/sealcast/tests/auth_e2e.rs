@@ -104,6 +104,11 @@ fn type_a_guards_publish_playlists_segments_and_keys() {
     let (status, text) = body(server.get(&stolen));
     assert_eq!((status, text.trim()), (403, "forbidden: credential signature does not match"));
     assert_eq!(server.get(&seg.key_uri).1.len(), 16, "the listed key URI works");
+    // A key credential that expired cannot fetch the key.
+    let old_key = sign(&server, &server.http_url(bare_key), &["--at", &(now() - 1801).to_string()]);
+    let (status, text) = body(server.get(path_of(&old_key)));
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("credential expired at"), "{text}");
 
     // Expired and tampered credentials.
     let old = sign(&server, &server.http_url("/live/a.m3u8"), &["--at", &(now() - 1801).to_string()]);

@@ -13,8 +13,9 @@ use sealcast_media::hls::segmenter::{Segment, Segmenter, SegmenterConfig};
 use tokio_util::task::TaskTracker;
 
 use crate::config::{EncryptionMode, HlsConfig, StreamEncryption, ENVELOPE_KEYFORMAT, ENVELOPE_KEYFORMAT_VERSION};
-use crate::keys::{key_context, KeyUri};
+use crate::keys::key_context;
 use crate::output::Output;
+use crate::KeyUri;
 
 struct Inner {
     cfg: HlsConfig,

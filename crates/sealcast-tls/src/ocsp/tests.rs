@@ -17,18 +17,8 @@ fn chain(leaf: &Leaf) -> Vec<CertificateDer<'static>> {
 }
 
 fn gentime(t: i64) -> Vec<u8> {
-    // Inverse of days_from_civil (Howard Hinnant's civil_from_days).
-    let (days, secs) = (t.div_euclid(86_400), t.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let s = format!("{y:04}{m:02}{d:02}{:02}{:02}{:02}Z", secs / 3600, secs / 60 % 60, secs % 60);
+    let (y, m, d, h, mi, sec) = sealcast_crypto::civil::utc(t);
+    let s = format!("{y:04}{m:02}{d:02}{h:02}{mi:02}{sec:02}Z");
     tlv(GENERALIZED_TIME, s.as_bytes())
 }
 

@@ -207,14 +207,16 @@ impl Drop for Server {
 
 /// POST with a body; returns status, lower-cased headers and body.
 pub fn http_post(addr: SocketAddr, path: &str, content_type: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    http_request(addr, "POST", path, &format!("Content-Type: {content_type}\r\n"), body)
+}
+
+/// One HTTP/1.1 request with `Connection: close`; returns status, lower-cased headers, body.
+fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .expect("write");
+    let length = if method == "GET" { String::new() } else { format!("Content-Length: {}\r\n", body.len()) };
+    write!(s, "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}{length}\r\n")
+        .expect("write");
     s.write_all(body).expect("write body");
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).expect("read");
@@ -249,15 +251,7 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, Vec<u8>) {
 
 /// GET returning status, the raw header block (lower-cased) and the body.
 pub fn http_get_full(addr: SocketAddr, path: &str) -> (u16, String, Vec<u8>) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("write");
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).expect("read");
-    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").expect("header end");
-    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-    (status, head.to_ascii_lowercase(), buf[split + 4..].to_vec())
+    http_request(addr, "GET", path, "", b"")
 }
 
 /// Starts ffmpeg pushing a test pattern (testsrc2 + sine, libx264 + AAC, 25 fps, keyframe
