@@ -26,7 +26,8 @@ pub use md5::{md5, md5_hex};
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use aws_lc_rs::cipher::{
-    DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey, UnboundCipherKey, AES_128,
+    DecryptingKey, DecryptionContext, EncryptionContext, PaddedBlockDecryptingKey, PaddedBlockEncryptingKey,
+    UnboundCipherKey, AES_128,
 };
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use thiserror::Error;
@@ -103,6 +104,15 @@ pub fn aes128_cbc_encrypt(key: &[u8; 16], iv: &[u8; 16], data: &mut Vec<u8>) -> 
     let k = UnboundCipherKey::new(&AES_128, key).map_err(|_| CryptoError::KeyLength)?;
     let enc = PaddedBlockEncryptingKey::cbc_pkcs7(k).map_err(|_| CryptoError::KeyLength)?;
     enc.less_safe_encrypt(data, EncryptionContext::Iv128(iv.into())).map_err(|_| CryptoError::Padding)?;
+    Ok(())
+}
+
+/// AES-128-CTR in place (encryption and decryption are the same operation). The 16-byte
+/// counter block starts at `iv` and is incremented as a 128-bit big-endian number.
+pub fn aes128_ctr_apply(key: &[u8; 16], iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
+    let k = UnboundCipherKey::new(&AES_128, key).map_err(|_| CryptoError::KeyLength)?;
+    let dec = DecryptingKey::ctr(k).map_err(|_| CryptoError::KeyLength)?;
+    dec.decrypt(data, DecryptionContext::Iv128(iv.into())).map_err(|_| CryptoError::Padding)?;
     Ok(())
 }
 
@@ -191,6 +201,30 @@ pub fn verify_signature(alg: SignatureAlg, public_key: &[u8], message: &[u8], si
 /// signatures received from clients).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+#[cfg(test)]
+mod ctr_tests {
+    use super::*;
+
+    fn h(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    }
+
+    /// NIST SP 800-38A, F.5.1 CTR-AES128.Encrypt.
+    #[test]
+    fn sp800_38a_vector() {
+        let key: [u8; 16] = h("2b7e151628aed2a6abf7158809cf4f3c").try_into().expect("16");
+        let iv: [u8; 16] = h("f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff").try_into().expect("16");
+        let mut data = h("6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51");
+        aes128_ctr_apply(&key, &iv, &mut data).expect("ctr");
+        assert_eq!(data, h("874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff"));
+        // Odd lengths work, and applying again decrypts.
+        let mut odd = b"seventeen bytes!!".to_vec();
+        aes128_ctr_apply(&key, &iv, &mut odd).expect("ctr");
+        aes128_ctr_apply(&key, &iv, &mut odd).expect("ctr");
+        assert_eq!(odd, b"seventeen bytes!!");
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! handshake), and answers an unknown name with an `unrecognized_name` alert.
 #![forbid(unsafe_code)]
 
+mod flv;
 mod keys;
 mod routes;
 mod server;

@@ -11,14 +11,20 @@ use http_body_util::{BodyExt as _, Full, Limited as LimitedBody};
 use sealcast_auth::Token;
 use sealcast_domains::{DomainEntry, LiveDomains};
 use sealcast_hls::{key_context, EncryptionMode, HlsService, KeyUri};
+use sealcast_hub::{Hub, LagPolicy};
 use sealcast_kms::{Kms, KmsError};
 
 use sealcast_crypto::envelope;
 
+use crate::flv::{self, FlvKeys, Viewer};
 use crate::keys::{KeyLimits, KeyService, Limited};
 use sealcast_media::hls::playlist::rewrite_uris;
 
-pub(crate) type Body = Full<Bytes>;
+pub(crate) type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
+
+fn full(b: Bytes) -> Body {
+    Full::new(b).boxed()
+}
 
 /// Public ports used in redirect `Location`s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +37,9 @@ pub struct PublicPorts {
 /// The edge's shared state.
 pub struct Edge {
     pub(crate) hls: HlsService,
+    pub(crate) hub: Hub,
+    pub(crate) kms: Arc<dyn Kms>,
+    pub(crate) flv_keys: Arc<FlvKeys>,
     pub(crate) keys: KeyService,
     pub(crate) domains: Arc<LiveDomains>,
     pub(crate) ports: PublicPorts,
@@ -48,13 +57,17 @@ enum Route<'a> {
     Playlist { app: &'a str, stream: &'a str },
     Segment { app: &'a str, stream: &'a str, name: &'a str },
     Key { app: &'a str, stream: &'a str },
+    Flv { app: &'a str, stream: &'a str },
 }
 
 fn route(path: &str) -> Option<Route<'_>> {
     let parts: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
     let valid = |s: &&str| !s.is_empty() && *s != "." && *s != "..";
     match parts.as_slice() {
-        [app, file] if valid(app) => Some(Route::Playlist { app, stream: file.strip_suffix(".m3u8").filter(valid)? }),
+        [app, file] if valid(app) => match file.strip_suffix(".flv").filter(valid) {
+            Some(stream) => Some(Route::Flv { app, stream }),
+            None => Some(Route::Playlist { app, stream: file.strip_suffix(".m3u8").filter(valid)? }),
+        },
         [app, stream, "key"] if valid(app) && valid(stream) => Some(Route::Key { app, stream }),
         [app, stream, file] if valid(app) && valid(stream) => {
             Some(Route::Segment { app, stream, name: file.strip_suffix(".ts").filter(valid)? })
@@ -66,7 +79,7 @@ fn route(path: &str) -> Option<Route<'_>> {
 fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
     let mut body = msg.into();
     body.push('\n');
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(full(Bytes::from(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -74,7 +87,7 @@ fn text(status: StatusCode, msg: impl Into<String>) -> Response<Body> {
 }
 
 fn ok(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(body));
+    let mut r = Response::new(full(body));
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
@@ -84,12 +97,13 @@ fn ok(body: Bytes, content_type: &'static str, cache: &'static str) -> Response<
 impl Edge {
     pub fn new(
         hls: HlsService,
+        hub: Hub,
         kms: Arc<dyn Kms>,
         domains: Arc<LiveDomains>,
         ports: PublicPorts,
         limits: KeyLimits,
     ) -> Self {
-        Edge { hls, keys: KeyService::new(kms, limits), domains, ports }
+        Edge { hls, hub, keys: KeyService::new(kms.clone(), limits), kms, flv_keys: Arc::default(), domains, ports }
     }
 
     /// Handles one request.
@@ -125,7 +139,7 @@ impl Edge {
         if req.method == Method::HEAD {
             let len = resp.headers().get(header::CONTENT_LENGTH).cloned();
             let (parts, _) = resp.into_parts();
-            let mut r = Response::from_parts(parts, Full::new(Bytes::new()));
+            let mut r = Response::from_parts(parts, full(Bytes::new()));
             if let Some(l) = len {
                 r.headers_mut().insert(header::CONTENT_LENGTH, l);
             }
@@ -176,7 +190,7 @@ impl Edge {
             Method::GET | Method::HEAD | Method::POST => {}
             Method::OPTIONS => {
                 let mut r = text(StatusCode::NO_CONTENT, "");
-                *r.body_mut() = Full::new(Bytes::new());
+                *r.body_mut() = full(Bytes::new());
                 r.headers_mut()
                     .insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD, POST, OPTIONS"));
                 r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type"));
@@ -202,13 +216,14 @@ impl Edge {
         let Some(route) = route(path) else {
             return text(
                 StatusCode::NOT_FOUND,
-                "not found: playback paths are /{app}/{stream}.m3u8 and the URIs it lists",
+                "not found: playback paths are /{app}/{stream}.m3u8 (and the URIs it lists) and /{app}/{stream}.flv",
             );
         };
         let (app, stream) = match &route {
-            Route::Playlist { app, stream } | Route::Segment { app, stream, .. } | Route::Key { app, stream } => {
-                (*app, *stream)
-            }
+            Route::Playlist { app, stream }
+            | Route::Segment { app, stream, .. }
+            | Route::Key { app, stream }
+            | Route::Flv { app, stream } => (*app, *stream),
         };
         if req.method == Method::POST && !matches!(route, Route::Key { .. }) {
             let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: POST is only for keys");
@@ -234,6 +249,31 @@ impl Edge {
                 Some(body) => ok(body, "video/mp2t", "max-age=86400, immutable"),
                 None => text(StatusCode::NOT_FOUND, format!("segment {name} of {key} is not available")),
             },
+            Route::Flv { .. } => {
+                if req.method == Method::HEAD {
+                    return if self.hub.is_live(&key) {
+                        ok(Bytes::new(), "video/x-flv", "no-store")
+                    } else {
+                        text(StatusCode::NOT_FOUND, format!("stream {key} is not live"))
+                    };
+                }
+                let Some(sub) = self.hub.subscribe(&key, LagPolicy::Disconnect) else {
+                    return text(StatusCode::NOT_FOUND, format!("stream {key} is not live"));
+                };
+                let enc = self.hls.stream_encryption(&key).filter(|e| e.mode != EncryptionMode::None);
+                let viewer = Viewer {
+                    kms: self.kms.clone(),
+                    keys: self.flv_keys.clone(),
+                    enc,
+                    token: verified.token.clone(),
+                    remote,
+                };
+                let mut r = Response::new(flv::start(viewer, sub).boxed());
+                let h = r.headers_mut();
+                h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/x-flv"));
+                h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
             Route::Key { .. } if !secure && !remote.ip().is_loopback() => {
                 text(StatusCode::FORBIDDEN, "forbidden: keys are served only over HTTPS")
             }
@@ -346,6 +386,20 @@ fn unix_now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
+/// Signs an absolute URI (path plus optional query) with the request's credential.
+pub(crate) fn sign_uri(token: &Token, uri: &str) -> String {
+    let (path, query) = match uri.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (uri, None),
+    };
+    let s = token.sign(path);
+    match (query, s.query.as_deref()) {
+        (Some(q), Some(a)) => format!("{}?{q}&{a}", s.path),
+        (Some(q), None) | (None, Some(q)) => format!("{}?{q}", s.path),
+        (None, None) => s.path,
+    }
+}
+
 /// Signs every URI of a playlist served at `playlist_path` with the request's credential.
 /// The playlist's URIs are relative to its directory; the signed ones are absolute paths,
 /// since type B and C credentials are path prefixes.
@@ -353,17 +407,8 @@ fn sign_playlist(body: &[u8], playlist_path: &str, token: &Token) -> Bytes {
     let dir = playlist_path.rsplit_once('/').map_or("", |(d, _)| d);
     let text = String::from_utf8_lossy(body);
     let signed = rewrite_uris(&text, |uri| {
-        let (path, query) = match uri.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (uri, None),
-        };
-        let abs = if path.starts_with('/') { path.to_string() } else { format!("{dir}/{path}") };
-        let s = token.sign(&abs);
-        match (query, s.query.as_deref()) {
-            (Some(q), Some(a)) => format!("{}?{q}&{a}", s.path),
-            (Some(q), None) | (None, Some(q)) => format!("{}?{q}", s.path),
-            (None, None) => s.path,
-        }
+        let abs = if uri.starts_with('/') { uri.to_string() } else { format!("{dir}/{uri}") };
+        sign_uri(token, &abs)
     });
     Bytes::from(signed)
 }
@@ -389,6 +434,8 @@ mod tests {
         assert_eq!(route("/live/a.m3u8"), Some(Route::Playlist { app: "live", stream: "a" }));
         assert_eq!(route("/live/a/18f-3.ts"), Some(Route::Segment { app: "live", stream: "a", name: "18f-3" }));
         assert_eq!(route("/live/a/key"), Some(Route::Key { app: "live", stream: "a" }));
+        assert_eq!(route("/live/a.flv"), Some(Route::Flv { app: "live", stream: "a" }));
+        assert_eq!(route("/live/.flv"), None);
         for bad in
             ["/", "/live", "/live/.m3u8", "/live/a.ts", "/../a.m3u8", "/a/b/c/d.ts", "live/a.m3u8", "/live/a/x.mp4"]
         {

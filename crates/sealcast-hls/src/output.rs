@@ -6,7 +6,7 @@ use bytes::Bytes;
 use sealcast_media::hls::playlist::PlaylistSegment;
 use sealcast_media::hls::window::LiveWindow;
 
-use crate::config::EncryptionMode;
+use crate::config::StreamEncryption;
 
 /// Shared state of one stream's output (guarded by a mutex in the service).
 #[derive(Debug)]
@@ -20,9 +20,7 @@ pub(crate) struct Output {
     pub(crate) session_id: u64,
     pub(crate) ended_at: Option<Instant>,
     /// Encryption of the current publish session.
-    pub(crate) mode: EncryptionMode,
-    /// Its key rotation interval.
-    pub(crate) rotation: std::time::Duration,
+    pub(crate) enc: StreamEncryption,
 }
 
 impl Output {
@@ -32,18 +30,10 @@ impl Output {
         target_ms: u64,
         epoch: String,
         session_id: u64,
-        mode: EncryptionMode,
+        enc: StreamEncryption,
     ) -> Self {
         let window = LiveWindow::new(playlist_length, retain_extra, target_ms);
-        let mut o = Output {
-            window,
-            epoch,
-            rendered: Bytes::new(),
-            session_id,
-            ended_at: None,
-            mode,
-            rotation: std::time::Duration::from_secs(3600),
-        };
+        let mut o = Output { window, epoch, rendered: Bytes::new(), session_id, ended_at: None, enc };
         o.render();
         o
     }

@@ -20,6 +20,8 @@ pub enum MediaError {
     InvalidAacConfig(&'static str),
     #[error("invalid AVC NAL unit framing: {0}")]
     InvalidNalu(&'static str),
+    #[error("invalid FLV stream: {0}")]
+    InvalidFlv(&'static str),
 }
 
 pub(crate) fn need(what: &'static str, buf: &[u8], n: usize) -> Result<(), MediaError> {

@@ -172,6 +172,33 @@ impl HttpClient {
     }
 }
 
+impl HttpClient {
+    /// Opens a streaming GET on its own connection (for HTTP-FLV); the body is read by the
+    /// caller as it arrives. Only the response head is bounded by the timeout.
+    pub async fn open_stream(&self, url: &Url) -> Result<(StatusCode, hyper::body::Incoming), PlayerError> {
+        let head = async {
+            let mut sender = self.connect(url).await?;
+            sender.ready().await.map_err(|e| PlayerError::Http(format!("{url}: {e}")))?;
+            let req = Request::builder()
+                .method(Method::GET)
+                .uri(&url.path_and_query)
+                .header(header::HOST, url.authority())
+                .header(header::USER_AGENT, concat!("sealcast-player/", env!("CARGO_PKG_VERSION")))
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| PlayerError::Url(format!("{url}: {e}")))?;
+            let resp = sender.send_request(req).await.map_err(|e| PlayerError::Http(format!("{url}: {e}")))?;
+            Ok((resp.status(), resp.into_body()))
+        };
+        tokio::time::timeout(self.cfg.timeout, head)
+            .await
+            .map_err(|_| PlayerError::Http(format!("{url}: no response within {} s", self.cfg.timeout.as_secs())))?
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.cfg.timeout
+    }
+}
+
 async fn handshake<S>(io: S) -> Result<SendRequest<Full<Bytes>>, PlayerError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,

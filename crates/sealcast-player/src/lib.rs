@@ -1,8 +1,10 @@
-//! Player SDK for Sealcast streams: follows a live (or ended) HLS playlist, fetches each key
+//! Player SDK for Sealcast streams. HLS: follows a live (or ended) playlist, fetches each key
 //! period's content key — the raw key of `aes-128` streams, or, for `envelope` streams
 //! (`KEYFORMAT="com.sealcast.envelope"`), the key sealed to this player's own P-256 key pair
 //! with HPKE (docs/key-delivery.md) — decrypts every segment and writes one continuous
-//! MPEG-TS stream.
+//! MPEG-TS stream. HTTP-FLV (`.flv` URLs): reads the live FLV, fetches the key of each
+//! announced key period the same way, decrypts the tags (docs/flv-encryption.md) and writes a
+//! plain FLV.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), sealcast_player::PlayerError> {
@@ -25,9 +27,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ::http::{Method, StatusCode};
 use bytes::Bytes;
+use bytes::BytesMut;
+use http_body_util::{BodyExt as _, Limited};
 use sealcast_crypto::envelope::{self, Binding, EnvelopeResponse};
 use sealcast_crypto::hpke::HpkeKeyPair;
-use sealcast_crypto::{aes128_cbc_decrypt, SecretBytes};
+use sealcast_crypto::{aes128_cbc_decrypt, aes128_ctr_apply, SecretBytes};
+use sealcast_media::flv_crypt::{ctr_iv, encrypted_from, KeyAnnouncement};
+use sealcast_media::flv_stream::{file_header, write_tag, FlvReader, TAG_SCRIPT};
 use sealcast_media::hls::key_uri::KeyUri;
 use sealcast_media::hls::parse::{parse_playlist, MediaSegment, ParsedPlaylist, SegmentKey};
 use thiserror::Error;
@@ -91,7 +97,10 @@ impl PlayOptions {
 /// Progress so far (also the final summary).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Progress {
+    /// HLS segments written.
     pub segments: u64,
+    /// FLV tags written (HTTP-FLV).
+    pub tags: u64,
     /// MPEG-TS bytes written.
     pub bytes: u64,
     /// Media time written, from the playlists' EXTINF durations.
@@ -234,16 +243,20 @@ fn status_error(url: &Url, status: StatusCode, body: &[u8]) -> PlayerError {
     PlayerError::Status { url: url.path().to_string(), status: status.as_u16(), message }
 }
 
-/// Plays `opts.url` into `out` until the playlist ends, `opts.duration` of media is written,
-/// or an error. `on_progress` is called after every segment.
+/// Plays `opts.url` into `out` until the stream ends, `opts.duration` of media is written,
+/// or an error. An `.flv` URL is HTTP-FLV (written out as a plain FLV, decrypted per
+/// docs/flv-encryption.md); anything else is an HLS playlist (written out as MPEG-TS).
+/// `on_progress` is called after every segment or FLV tag.
 pub async fn play<W: AsyncWrite + Unpin>(
     opts: &PlayOptions,
     out: &mut W,
-    mut on_progress: impl FnMut(&Progress),
+    on_progress: impl FnMut(&Progress),
 ) -> Result<Progress, PlayerError> {
     let tls = tls_config(opts.extra_ca_pem.as_deref())?;
     let pair = HpkeKeyPair::generate().map_err(|e| PlayerError::KeyPair(e.to_string()))?;
-    let mut s = Session {
+    let url = Url::parse(&opts.url)?;
+    let tls2 = tls.clone();
+    let s = Session {
         client: http::HttpClient::new(tls, opts.http.clone()),
         out,
         pair,
@@ -251,7 +264,99 @@ pub async fn play<W: AsyncWrite + Unpin>(
         periods: HashSet::new(),
         progress: Progress::default(),
     };
-    let mut url = Url::parse(&opts.url)?;
+    if url.path().ends_with(".flv") {
+        let stream = http::HttpClient::new(tls2, opts.http.clone());
+        return play_flv(s, stream, url, opts, on_progress).await;
+    }
+    play_hls(s, url, opts, on_progress).await
+}
+
+async fn play_flv<W: AsyncWrite + Unpin>(
+    mut s: Session<'_, W>,
+    stream: http::HttpClient,
+    url: Url,
+    opts: &PlayOptions,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Progress, PlayerError> {
+    let (status, mut body) = stream.open_stream(&url).await?;
+    if status != StatusCode::OK {
+        let text = Limited::new(body, 4096).collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        return Err(status_error(&url, status, &text));
+    }
+    let bad = |reason: String| PlayerError::Segment { url: url.path().to_string(), reason };
+    s.out.write_all(&file_header(true, true)).await?;
+    let mut reader = FlvReader::new();
+    let mut cipher: Option<(SecretBytes, [u8; 8], u32)> = None;
+    let mut first_ts: Option<u32> = None;
+    let limit_ms = opts.duration.map(|d| d.as_millis() as u64);
+    let idle = stream.timeout().max(Duration::from_secs(30));
+    let mut out = BytesMut::new();
+    loop {
+        let chunk = match tokio::time::timeout(idle, body.frame()).await {
+            Err(_) => return Err(PlayerError::Stalled(idle.as_secs())),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => return Err(PlayerError::Http(format!("{url}: {e}"))),
+            Ok(Some(Ok(frame))) => match frame.into_data() {
+                Ok(d) => d,
+                Err(_) => continue,
+            },
+        };
+        reader.push(&chunk);
+        while let Some(tag) = reader.next_tag().map_err(|e| bad(e.to_string()))? {
+            if tag.tag_type == TAG_SCRIPT {
+                if let Some(a) = KeyAnnouncement::from_script_body(&tag.body).map_err(bad)? {
+                    let key_url = url.join(&a.key_uri)?;
+                    let seg_key = SegmentKey {
+                        method: "AES-128".into(),
+                        uri: a.key_uri.clone(),
+                        iv: None,
+                        keyformat: a.keyformat,
+                    };
+                    let ct = KeyUri::from_query(key_url.query().unwrap_or(""))
+                        .map_err(|e| PlayerError::Key { url: key_url.path().into(), reason: e.to_string() })?
+                        .ciphertext_blob;
+                    if envelope::key_id(&ct) != a.kid {
+                        return Err(PlayerError::Key {
+                            url: key_url.path().into(),
+                            reason: "the announced key id does not match the key URI".into(),
+                        });
+                    }
+                    let key = s.content_key(&seg_key, &key_url).await?;
+                    cipher = Some((key, a.nonce, 0));
+                    continue;
+                }
+            }
+            let mut data = tag.body.to_vec();
+            if let (Some((key, nonce, counter)), Some(from)) = (cipher.as_mut(), encrypted_from(tag.tag_type, &data)) {
+                let k = key.as_aes128().map_err(|e| bad(e.to_string()))?;
+                aes128_ctr_apply(k, &ctr_iv(nonce, *counter), &mut data[from..]).map_err(|e| bad(e.to_string()))?;
+                *counter += 1;
+            }
+            write_tag(&mut out, tag.tag_type, u64::from(tag.timestamp), &data).map_err(|e| bad(e.to_string()))?;
+            s.out.write_all(&out.split()).await?;
+            s.progress.tags += 1;
+            s.progress.bytes += data.len() as u64;
+            if tag.tag_type != TAG_SCRIPT && !(tag.timestamp == 0 && first_ts.is_none()) {
+                let first = *first_ts.get_or_insert(tag.timestamp);
+                s.progress.media_ms = u64::from(tag.timestamp.saturating_sub(first));
+            }
+            on_progress(&s.progress);
+            if limit_ms.is_some_and(|l| s.progress.media_ms >= l) {
+                s.out.flush().await?;
+                return Ok(s.progress);
+            }
+        }
+    }
+    s.out.flush().await?;
+    Ok(s.progress)
+}
+
+async fn play_hls<W: AsyncWrite + Unpin>(
+    mut s: Session<'_, W>,
+    mut url: Url,
+    opts: &PlayOptions,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<Progress, PlayerError> {
     let mut last: Option<u64> = None;
     let mut last_new = Instant::now();
     let limit_ms = opts.duration.map(|d| d.as_millis() as u64);

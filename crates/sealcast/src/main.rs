@@ -50,8 +50,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::EncryptionCommand,
     },
-    /// Play a stream (aes-128 or envelope) and write decrypted MPEG-TS to a file or stdout:
-    /// `sealcast play https://play.example.com/live/cam.m3u8 | ffplay -`.
+    /// Play a stream (HLS or HTTP-FLV; clear, aes-128 or envelope) and write it decrypted to a
+    /// file or stdout: `sealcast play https://play.example.com/live/cam.m3u8 | ffplay -`.
     Play(play::PlayArgs),
     /// Sign a playback or publish URL with its domain's aliauth policy (the console's URL
     /// generator): `sealcast sign https://play.example.com/live/cam.m3u8`.

@@ -10,10 +10,11 @@ use sealcast_player::{play, PlayOptions, Progress};
 
 #[derive(Debug, Args)]
 pub struct PlayArgs {
-    /// Playlist URL, e.g. `https://play.example.com/live/cam.m3u8?auth_key=…` (aes-128 and
-    /// envelope streams).
+    /// Playlist or HTTP-FLV URL, e.g. `https://play.example.com/live/cam.m3u8?auth_key=…` or
+    /// `…/live/cam.flv` (clear, aes-128 and envelope streams).
     url: String,
-    /// Where the MPEG-TS goes: a file, or `-` for stdout (pipe it into ffplay).
+    /// Where the MPEG-TS (or, for .flv URLs, the FLV) goes: a file, or `-` for stdout (pipe
+    /// it into ffplay).
     #[arg(long, default_value = "-")]
     out: String,
     /// Stop after this many seconds of media.
@@ -25,9 +26,9 @@ pub struct PlayArgs {
 }
 
 fn progress_line(p: &Progress) -> String {
+    let units = if p.tags > 0 { format!("{} FLV tags", p.tags) } else { format!("{} segments", p.segments) };
     format!(
-        "{} segments, {:.1} s of media, {} kbit/s, {} key period{}{}",
-        p.segments,
+        "{units}, {:.1} s of media, {} kbit/s, {} key period{}{}",
         p.media_ms as f64 / 1000.0,
         p.kbps(),
         p.key_periods,

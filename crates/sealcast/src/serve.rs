@@ -112,7 +112,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (rtmp_addr, http_addr, https_addr, api_addr) =
         (rtmp.local_addr()?, http.local_addr()?, https.local_addr()?, api.local_addr()?);
     let ports = PublicPorts { http: http_addr.port(), https: Some(https_addr.port()) };
-    let edge = Arc::new(Edge::new(hls.clone(), kms_dyn.clone(), domains.live(), ports, cfg.key_limits()));
+    let edge = Arc::new(Edge::new(hls.clone(), hub.clone(), kms_dyn.clone(), domains.live(), ports, cfg.key_limits()));
 
     let shutdown = CancellationToken::new();
     let ingest_tasks = TaskTracker::new();

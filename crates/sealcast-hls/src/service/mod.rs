@@ -92,9 +92,14 @@ impl HlsService {
     /// The encryption mode and key rotation interval of a stream's current (or last)
     /// publish session.
     pub fn encryption(&self, key: &StreamKey) -> Option<(EncryptionMode, Duration)> {
+        self.stream_encryption(key).map(|e| (e.mode, e.key_rotation_interval))
+    }
+
+    /// The encryption settings of a stream's current (or last) publish session.
+    pub fn stream_encryption(&self, key: &StreamKey) -> Option<StreamEncryption> {
         let out = lock(&self.inner.outputs).get(key).cloned()?;
         let o = lock(&out);
-        Some((o.mode, o.rotation))
+        Some(o.enc.clone())
     }
 
     /// The rendered playlist of a stream, once it has a segment.
@@ -153,8 +158,7 @@ impl HlsService {
         if let Some(o) = outs.get(&info.key) {
             let mut g = lock(o);
             g.republish(info.session_id);
-            g.mode = enc.mode;
-            g.rotation = enc.key_rotation_interval;
+            g.enc = enc.clone();
             drop(g);
             return o.clone();
         }
@@ -166,9 +170,8 @@ impl HlsService {
             cfg.segment_duration.as_millis() as u64,
             format!("{epoch:x}"),
             info.session_id,
-            enc.mode,
+            enc.clone(),
         )));
-        lock(&o).rotation = enc.key_rotation_interval;
         outs.insert(info.key.clone(), o.clone());
         o
     }
