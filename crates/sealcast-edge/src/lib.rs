@@ -1,4 +1,5 @@
-//! Playback edge: serves HLS playlists, segments and keys over HTTP/1.1 and HTTP/2.
+//! Playback edge: serves HLS playlists, segments and keys, and HTTP-FLV, over HTTP/1.1 and
+//! HTTP/2.
 //!
 //! Routes (relative to a stream published as `{app}/{stream}`):
 //!
@@ -6,7 +7,8 @@
 //! |---|---|---|
 //! | `/{app}/{stream}.m3u8` | media playlist | `max-age=1` live, `max-age=10` ended |
 //! | `/{app}/{stream}/{epoch}-{seq}.ts` | encrypted segment | `max-age=86400, immutable` |
-//! | `/{app}/{stream}/key?d=…&ct=…` | 16-byte content key, unwrapped by the KMS | `no-store` |
+//! | `/{app}/{stream}/key?d=…&ct=…` | GET: 16-byte content key (aes-128 streams); POST: the key HPKE-sealed to a player | `no-store` |
+//! | `/{app}/{stream}.flv` | live HTTP-FLV from the cached GOP on, encrypted per docs/flv-encryption.md for encrypted apps | `no-store` |
 //!
 //! Every request is first matched to a playback domain by its Host (exact, wildcard, then the
 //! default domain; none → 404). The domain's functions apply: `https_force`/`http_force`
