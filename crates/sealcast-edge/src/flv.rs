@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http_body::Frame;
 use sealcast_auth::Token;
 use sealcast_crypto::envelope::{self, key_id};
@@ -17,20 +17,25 @@ use sealcast_hls::{key_context, EncryptionMode, KeyUri, StreamEncryption};
 use sealcast_hub::{Delivery, PublishInfo, StreamKey, Subscription};
 use sealcast_kms::{KeySpec, Kms, KmsError};
 use sealcast_media::flv_crypt::{ctr_iv, encrypted_from, KeyAnnouncement};
-use sealcast_media::flv_stream::{file_header, tag_type, write_tag, TAG_SCRIPT};
+use sealcast_media::flv_stream::{file_header, previous_tag_size, tag_header, tag_type, TAG_SCRIPT};
 use sealcast_media::frame::FrameKind;
 use tokio::sync::mpsc;
 
 use crate::routes::sign_uri;
 
-/// Chunks queued for one viewer's connection; a viewer whose queue stays full for
+/// Batches queued for one viewer's connection; a viewer whose queue stays full for
 /// [`SEND_TIMEOUT`] has fallen behind and is dropped.
-const QUEUE_CHUNKS: usize = 256;
+const QUEUE_CHUNKS: usize = 64;
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// Tags are written in batches at most this old (or of [`MERGE_BYTES`]): one write per batch
+/// instead of one per tag, which is most of a viewer's cost (as SRS's merged writes).
+const MERGE_WRITE: Duration = Duration::from_millis(100);
+const MERGE_BYTES: usize = 64 * 1024;
 
-/// A streaming body fed by the viewer task.
+/// A streaming body fed by the viewer task, batch by batch.
 pub(crate) struct ChannelBody {
-    rx: mpsc::Receiver<Bytes>,
+    rx: mpsc::Receiver<Vec<Bytes>>,
+    batch: std::vec::IntoIter<Bytes>,
 }
 
 impl http_body::Body for ChannelBody {
@@ -38,7 +43,58 @@ impl http_body::Body for ChannelBody {
     type Error = Infallible;
 
     fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.rx.poll_recv(cx).map(|c| c.map(|b| Ok(Frame::data(b))))
+        loop {
+            if let Some(b) = self.batch.next() {
+                return Poll::Ready(Some(Ok(Frame::data(b))));
+            }
+            match self.rx.poll_recv(cx) {
+                Poll::Ready(Some(batch)) => self.batch = batch.into_iter(),
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// Tags waiting to be written, as shared pieces: media data is never copied per viewer
+/// (only encrypted payloads are, being per viewer). Each tag adds one small piece holding the
+/// previous tag's PreviousTagSize and its own header.
+struct Batch {
+    parts: Vec<Bytes>,
+    len: usize,
+    prev: Option<[u8; 4]>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch { parts: vec![Bytes::copy_from_slice(&file_header(true, true))], len: 13, prev: None }
+    }
+
+    fn tag(&mut self, tag_type: u8, ts: u64, body: Bytes) -> bool {
+        let Ok(head) = tag_header(tag_type, ts, body.len()) else { return false };
+        let mut piece = Vec::with_capacity(15);
+        if let Some(p) = self.prev.take() {
+            piece.extend_from_slice(&p);
+        }
+        piece.extend_from_slice(&head);
+        self.len += piece.len() + body.len();
+        self.prev = Some(previous_tag_size(body.len()));
+        self.parts.push(Bytes::from(piece));
+        self.parts.push(body);
+        true
+    }
+
+    /// The last tag's PreviousTagSize (at the end of the stream).
+    fn finish(&mut self) {
+        if let Some(p) = self.prev.take() {
+            self.len += 4;
+            self.parts.push(Bytes::copy_from_slice(&p));
+        }
+    }
+
+    fn take(&mut self) -> Vec<Bytes> {
+        self.len = 0;
+        std::mem::take(&mut self.parts)
     }
 }
 
@@ -93,7 +149,7 @@ pub(crate) struct Viewer {
 pub(crate) fn start(viewer: Viewer, sub: Subscription) -> ChannelBody {
     let (tx, rx) = mpsc::channel(QUEUE_CHUNKS);
     tokio::spawn(run(viewer, sub, tx));
-    ChannelBody { rx }
+    ChannelBody { rx, batch: Vec::new().into_iter() }
 }
 
 struct Encryptor {
@@ -102,26 +158,42 @@ struct Encryptor {
     counter: u32,
 }
 
-async fn send(tx: &mpsc::Sender<Bytes>, out: &mut BytesMut) -> Result<(), &'static str> {
-    if out.is_empty() {
+async fn send(tx: &mpsc::Sender<Vec<Bytes>>, out: &mut Batch) -> Result<(), &'static str> {
+    if out.parts.is_empty() {
         return Ok(());
     }
-    match tokio::time::timeout(SEND_TIMEOUT, tx.send(out.split().freeze())).await {
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(out.take())).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err("closed"),
         Err(_) => Err("fell behind"),
     }
 }
 
-async fn run(v: Viewer, mut sub: Subscription, tx: mpsc::Sender<Bytes>) {
+async fn run(v: Viewer, mut sub: Subscription, tx: mpsc::Sender<Vec<Bytes>>) {
     let info = sub.info().clone();
-    let mut out = BytesMut::from(&file_header(true, true)[..]);
+    let mut out = Batch::new();
     let mut base: Option<u64> = None;
     let mut enc: Option<Encryptor> = None;
     let mut frames = 0u64;
     tracing::debug!(stream = %info.key, remote = %v.remote, encrypted = v.enc.is_some(), "HTTP-FLV viewer started");
+    // One timer per viewer, re-armed per batch (not per tag).
+    let flush = tokio::time::sleep(MERGE_WRITE);
+    tokio::pin!(flush);
+    let mut armed = false;
     let end = loop {
-        let Some(delivery) = sub.recv().await else {
+        let next = tokio::select! {
+            biased;
+            // Something is waiting to go out and the batch is due.
+            () = &mut flush, if armed => {
+                armed = false;
+                if let Err(why) = send(&tx, &mut out).await {
+                    break if why == "closed" { "the viewer left" } else { "fell behind: its connection did not drain" };
+                }
+                continue;
+            }
+            d = sub.recv() => d,
+        };
+        let Some(delivery) = next else {
             break if sub.was_dropped() { "fell behind the live stream" } else { "the stream ended" };
         };
         let Delivery::Frame(f) = delivery else { continue };
@@ -164,7 +236,7 @@ async fn run(v: Viewer, mut sub: Subscription, tx: mpsc::Sender<Bytes>) {
                     kid: key_id(&period.blob),
                     nonce,
                 };
-                if write_tag(&mut out, TAG_SCRIPT, ts, &announce.to_script_body()).is_err() {
+                if !out.tag(TAG_SCRIPT, ts, Bytes::from(announce.to_script_body())) {
                     break "key announcement too large";
                 }
                 enc = Some(Encryptor { period, nonce, counter: 0 });
@@ -179,15 +251,22 @@ async fn run(v: Viewer, mut sub: Subscription, tx: mpsc::Sender<Bytes>) {
             }
             body = Bytes::from(data);
         }
-        if write_tag(&mut out, tt, ts, &body).is_err() {
+        if !out.tag(tt, ts, body) {
             continue;
         }
         frames += 1;
-        if let Err(why) = send(&tx, &mut out).await {
-            break if why == "closed" { "the viewer left" } else { "fell behind: its connection did not drain" };
+        if out.len >= MERGE_BYTES {
+            armed = false;
+            if let Err(why) = send(&tx, &mut out).await {
+                break if why == "closed" { "the viewer left" } else { "fell behind: its connection did not drain" };
+            }
+        } else if !armed {
+            armed = true;
+            flush.as_mut().reset(tokio::time::Instant::now() + MERGE_WRITE);
         }
     };
     // What is queued still goes out (e.g. the end of the stream).
+    out.finish();
     let _ = send(&tx, &mut out).await;
     if end.starts_with("fell behind") {
         tracing::warn!(stream = %info.key, remote = %v.remote, frames, "HTTP-FLV viewer {end}; dropped");

@@ -27,21 +27,30 @@ pub fn tag_type(kind: FrameKind) -> u8 {
     }
 }
 
-/// Appends one tag (11-byte header, body, PreviousTagSize) to `out`. Timestamps are
-/// milliseconds, written as FLV's 24 bits plus an extension byte (wrapping after ~49 days).
-pub fn write_tag(out: &mut BytesMut, tag_type: u8, timestamp: u64, body: &[u8]) -> Result<(), MediaError> {
-    if body.len() > MAX_TAG_BODY {
+/// The 11-byte header of a tag with a body of `body_len` bytes. Timestamps are milliseconds,
+/// written as FLV's 24 bits plus an extension byte (wrapping after ~49 days).
+pub fn tag_header(tag_type: u8, timestamp: u64, body_len: usize) -> Result<[u8; 11], MediaError> {
+    if body_len > MAX_TAG_BODY {
         return Err(MediaError::InvalidFlv("a tag body over 16 MiB cannot be written"));
     }
     let ts = (timestamp & 0xffff_ffff) as u32;
+    let [_, l1, l2, l3] = (body_len as u32).to_be_bytes();
+    let [ext, t1, t2, t3] = ts.to_be_bytes();
+    Ok([tag_type, l1, l2, l3, t1, t2, t3, ext, 0, 0, 0])
+}
+
+/// The PreviousTagSize that follows a tag with a body of `body_len` bytes.
+pub fn previous_tag_size(body_len: usize) -> [u8; 4] {
+    (11 + body_len as u32).to_be_bytes()
+}
+
+/// Appends one tag (11-byte header, body, PreviousTagSize) to `out`.
+pub fn write_tag(out: &mut BytesMut, tag_type: u8, timestamp: u64, body: &[u8]) -> Result<(), MediaError> {
+    let head = tag_header(tag_type, timestamp, body.len())?;
     out.reserve(11 + body.len() + 4);
-    out.put_u8(tag_type);
-    out.put_uint(body.len() as u64, 3);
-    out.put_uint(u64::from(ts & 0x00ff_ffff), 3);
-    out.put_u8((ts >> 24) as u8);
-    out.put_uint(0, 3);
+    out.put_slice(&head);
     out.put_slice(body);
-    out.put_u32(11 + body.len() as u32);
+    out.put_slice(&previous_tag_size(body.len()));
     Ok(())
 }
 
