@@ -9,16 +9,22 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
+use sealcast_tls::test_pki::{KeyAlg, TestCa};
+
+/// The status of a HEAD request (a GET of a live FLV would not end).
+fn head_status(server: &Server, path: &str) -> String {
+    let mut s = TcpStream::connect(server.http).expect("connect");
+    write!(s, "HEAD {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("write");
+    let mut head = String::new();
+    let _ = s.read_to_string(&mut head);
+    head.split_whitespace().nth(1).unwrap_or("").to_string()
+}
 
 /// Waits until the FLV URL answers 200 to HEAD (the stream is live).
 fn wait_live(server: &Server, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let mut s = TcpStream::connect(server.http).expect("connect");
-        write!(s, "HEAD {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("write");
-        let mut head = String::new();
-        let _ = s.read_to_string(&mut head);
-        if head.starts_with("HTTP/1.1 200") {
+        if head_status(server, path) == "200" {
             return;
         }
         assert!(Instant::now() < deadline, "{path} never went live:\n{}", server.log());
@@ -44,10 +50,18 @@ fn capture(url: &str, secs: u32, file: &std::path::Path) {
 }
 
 #[test]
-fn clear_flv_plays_in_ffmpeg_and_late_joiners_start_on_a_keyframe() {
+fn clear_flv_plays_in_ffmpeg_over_http_and_https_h2_and_late_joiners_start_on_a_keyframe() {
     let server = Server::start("flv-clear", &[]);
     server.cli_ok(&["encryption", "set", "--domain", "localhost", "--app", "open", "--type", "none"]);
-    let pusher = push(&server.rtmp_url("open/x"), 8, true);
+    let ca = TestCa::new("Sealcast Test CA");
+    let leaf = ca.leaf(&["localhost"], KeyAlg::P256);
+    let (ca_file, cert, key) = (server.dir.join("ca.pem"), server.dir.join("leaf.crt"), server.dir.join("leaf.key"));
+    std::fs::write(&ca_file, ca.pem()).expect("ca");
+    std::fs::write(&cert, &leaf.chain_pem).expect("cert");
+    std::fs::write(&key, &leaf.key_pem).expect("key");
+    let p = |f: &std::path::Path| f.to_str().expect("utf8").to_string();
+    server.cli_ok(&["cert", "set", "--domain", "localhost", "--name", "l", "--cert", &p(&cert), "--key", &p(&key)]);
+    let pusher = push(&server.rtmp_url("open/x"), 14, true);
     wait_live(&server, "/open/x.flv");
     let url = server.http_url("/open/x.flv");
     let counter = {
@@ -62,13 +76,38 @@ fn clear_flv_plays_in_ffmpeg_and_late_joiners_start_on_a_keyframe() {
     let late = server.dir.join("late.flv");
     capture(&url, 2, &late);
     assert_eq!(first_video_frame(late.to_str().expect("utf8")), "frame,1,I", "a late joiner starts on a keyframe");
+
+    // HTTPS with HTTP/2, as curl negotiates it.
+    let h2 = server.dir.join("h2.flv");
+    let https_url = format!("https://localhost:{}/open/x.flv", server.https.port());
+    let o = Command::new("curl")
+        .args(["-s", "--http2", "--cacert", &p(&ca_file), "--max-time", "2", "-o", &p(&h2)])
+        .args(["-w", "%{http_version}", &https_url])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "2", "HTTP/2 over TLS");
+    assert_eq!(first_video_frame(&p(&h2)), "frame,1,I");
+
+    // Playback credentials guard FLV like HLS.
+    server.cli_ok(&["domain", "set", "localhost", "aliauth", "auth_key1=flvSecret99"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while head_status(&server, "/open/x.flv") != "403" {
+        assert!(Instant::now() < deadline, "aliauth not applied");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let signed = server.cli_ok(&["sign", &url]).trim().to_string();
+    let signed_file = server.dir.join("signed.flv");
+    capture(&signed, 1, &signed_file);
+    assert_eq!(first_video_frame(&p(&signed_file)), "frame,1,I", "a signed FLV URL plays");
+
     assert!(wait_output(pusher).status.success());
     let frames = counter.join().expect("thread").expect("ffprobe reads the live FLV") as f64;
-    assert!((150.0..=200.0).contains(&frames), "{frames} frames of an 8 s stream joined at its start");
+    assert!((290.0..=350.0).contains(&frames), "{frames} frames of a 14 s stream joined at its start");
     let (ok, errors) = decoder.join().expect("thread");
     assert!(ok && errors.trim().is_empty(), "clear FLV decode errors: {errors}");
     // Not live (any more): 404 with the reason.
-    let (status, body) = server.get("/open/x.flv");
+    let signed_path = &signed[signed.find("/open/").expect("path")..];
+    let (status, body) = server.get(signed_path);
     assert_eq!(status, 404, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("is not live"));
 }
