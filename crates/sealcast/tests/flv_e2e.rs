@@ -194,3 +194,18 @@ fn encrypted_flv_needs_the_sdk_across_a_key_rotation_while_200_viewers_keep_pace
     assert!(server.wait_log("HTTP-FLV viewer fell behind", 5), "the stalled viewer was dropped:\n{}", server.log());
     drop(stalled);
 }
+
+#[test]
+fn sigterm_ends_flv_bodies_and_the_server_exits_cleanly() {
+    let mut server = Server::start("flv-stop", &[]);
+    let pusher = push(&server.rtmp_url("live/s"), 30, true);
+    wait_live(&server, "/live/s.flv");
+    let v = viewer(server.http, "/live/s.flv".into());
+    std::thread::sleep(Duration::from_secs(2));
+    let t = Instant::now();
+    assert!(server.stop(15), "graceful exit:\n{}", server.log());
+    let got = v.join().expect("viewer");
+    assert!(got > 0, "the viewer got data before the end");
+    assert!(t.elapsed() < Duration::from_secs(10), "the FLV body ended with the shutdown: {:?}", t.elapsed());
+    let _ = wait_output(pusher);
+}
