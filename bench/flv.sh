@@ -9,6 +9,7 @@
 # Needs: ffmpeg python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 viewers=${1:-1000}
 secs=${2:-20}
 for t in ffmpeg python3; do
@@ -35,12 +36,7 @@ ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=640x360:rate=25 -f
 
 start_server() { # each case on a fresh process, so its memory growth is its own
     rm -rf "$work/data"
-    "$bin/sealcast" serve --data-dir "$work/data" --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-        --https-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log warn,sealcast=info > "$work/log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 200); do grep -q ' ready ' "$work/log" && break; sleep 0.05; done
-    rtmp=$(grep -o 'rtmp=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
-    http=$(grep -o 'http=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
+    sealcast_start "$bin/sealcast" "$work"
     "$bin/sealcast" encryption set --data-dir "$work/data" --domain localhost --app open --type none >/dev/null
 }
 stop_server() {

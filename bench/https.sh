@@ -16,6 +16,7 @@
 # Needs: nginx libnginx-mod-rtmp wrk nghttp2-client ffmpeg openssl python3 (Debian packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 secs=${1:-8}
 for t in nginx wrk h2load ffmpeg openssl curl python3; do
     command -v "$t" >/dev/null || {
@@ -55,12 +56,9 @@ key="$ANCHOR_DIR/tls/key.pem"
 ng_https=${HTTPS_PORT:-18443}
 ng_rtmp=${RTMP_PORT:-19350}
 
-"$bin" serve --data-dir "$work/data" --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-    --https-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log warn,sealcast=info > "$work/log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 200); do grep -q ' ready ' "$work/log" && break; sleep 0.05; done
-sc_rtmp=$(grep -o 'rtmp=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
-sc_https=$(grep -o 'https=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
+sealcast_start "$bin" "$work"
+sc_rtmp=$rtmp
+sc_https=$https
 # The same certificate as the anchor, on the default domain (localhost): requests without SNI
 # or for 127.0.0.1 are served by it, as nginx's single server block serves them.
 "$bin" cert set --data-dir "$work/data" --domain localhost --name bench --cert "$cert" --key "$key" >/dev/null

@@ -10,6 +10,7 @@
 # Needs: wrk ffmpeg openssl curl python3; nginx libnginx-mod-rtmp for the reference.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 secs=${1:-10}
 conns=${2:-16}
 for t in wrk ffmpeg openssl curl python3; do
@@ -38,13 +39,7 @@ cat > "$work/sealcast.toml" <<EOF
 rate_per_ip = 0
 rate_per_stream = 0
 EOF
-"$bin" serve --config "$work/sealcast.toml" --data-dir "$work/data" --rtmp-listen 127.0.0.1:0 \
-    --http-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log warn,sealcast=info \
-    > "$work/log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 200); do grep -q ' ready ' "$work/log" && break; sleep 0.05; done
-rtmp=$(grep -o 'rtmp=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
-https=$(grep -o 'https=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
+sealcast_start "$bin" "$work" --config "$work/sealcast.toml"
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$work/key.pem" -out "$work/cert.pem" \
     -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null

@@ -9,6 +9,7 @@
 # Usage: bench/run.sh [STREAMS] [SECONDS]      (defaults: 16 streams for 20 s in part 3)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 streams=${1:-16}
 seconds=${2:-20}
 for t in ffmpeg openssl curl python3; do
@@ -35,12 +36,7 @@ ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=25 -
     -t 30 -c:v libx264 -preset ultrafast -b:v 3M -maxrate 3M -bufsize 3M -g 25 -c:a aac -b:a 96k "$work/src.flv"
 
 start_server() {
-    "$bin/sealcast" serve --data-dir "$work/data" --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
-        --api-listen 127.0.0.1:0 --log warn,sealcast=info > "$work/log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 200); do grep -q ' ready ' "$work/log" && break; sleep 0.05; done
-    rtmp=$(grep -o 'rtmp=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
-    http=$(grep -o 'http=[0-9.:]*' "$work/log" | head -1 | cut -d= -f2)
+    sealcast_start "$bin/sealcast" "$work"
 }
 start_server
 

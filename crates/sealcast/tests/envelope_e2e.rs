@@ -12,7 +12,6 @@ use base64::Engine as _;
 use common::*;
 use sealcast_crypto::envelope::{self, Binding, EnvelopeResponse};
 use sealcast_crypto::hpke::HpkeKeyPair;
-use sealcast_tls::test_pki::{KeyAlg, TestCa};
 
 fn unhex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
@@ -32,18 +31,7 @@ fn now() -> i64 {
 fn envelope_streams_play_only_through_the_sdk_across_a_key_rotation() {
     // A 60 s window: the ended playlist spans the 60 s key rotation.
     let server = Server::start("envelope", &["--playlist-length", "30"]);
-    server.cli_ok(&[
-        "encryption",
-        "set",
-        "--domain",
-        "localhost",
-        "--app",
-        "vip",
-        "--type",
-        "envelope",
-        "--rotation",
-        "60",
-    ]);
+    server.set_encryption("vip", "envelope", 60);
     let listed = server.cli_ok(&["encryption", "list"]);
     assert!(listed.contains("localhost\tvip\ttype=envelope\tkms_key_id=default\trotation=60"), "{listed}");
     let out = wait_output(push(&server.rtmp_url("vip/cam"), 72, false));
@@ -130,28 +118,9 @@ fn envelope_streams_play_only_through_the_sdk_across_a_key_rotation() {
 #[test]
 fn sdk_plays_a_signed_envelope_stream_over_https_and_reports_refusals() {
     let server = Server::start("envelope-tls", &[]);
-    let dir = server.dir.join("pki");
-    std::fs::create_dir_all(&dir).expect("pki dir");
-    let ca = TestCa::new("Sealcast Test CA");
-    let leaf = ca.leaf(&["localhost"], KeyAlg::P256);
-    let (ca_file, cert, key) = (dir.join("ca.pem"), dir.join("leaf.crt"), dir.join("leaf.key"));
-    std::fs::write(&ca_file, ca.pem()).expect("ca");
-    std::fs::write(&cert, &leaf.chain_pem).expect("cert");
-    std::fs::write(&key, &leaf.key_pem).expect("key");
+    let ca_file = server.localhost_certificate();
     let path = |p: &std::path::Path| p.to_str().expect("utf8").to_string();
-    server.cli_ok(&[
-        "cert",
-        "set",
-        "--domain",
-        "localhost",
-        "--name",
-        "local",
-        "--cert",
-        &path(&cert),
-        "--key",
-        &path(&key),
-    ]);
-    server.cli_ok(&["encryption", "set", "--domain", "localhost", "--app", "vip", "--type", "aliyun"]);
+    server.set_encryption("vip", "aliyun", 3600);
     server.cli_ok(&["domain", "set", "localhost", "aliauth", "auth_key1=playbackKey42"]);
     // Pushes need a credential too now.
     let push_url = server.cli_ok(&["sign", &server.rtmp_url("vip/tls"), "--domain", "localhost"]);

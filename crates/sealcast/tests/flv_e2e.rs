@@ -9,7 +9,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
-use sealcast_tls::test_pki::{KeyAlg, TestCa};
 
 /// The status of a HEAD request (a GET of a live FLV would not end).
 fn head_status(server: &Server, path: &str) -> String {
@@ -52,15 +51,9 @@ fn capture(url: &str, secs: u32, file: &std::path::Path) {
 #[test]
 fn clear_flv_plays_in_ffmpeg_over_http_and_https_h2_and_late_joiners_start_on_a_keyframe() {
     let server = Server::start("flv-clear", &[]);
-    server.cli_ok(&["encryption", "set", "--domain", "localhost", "--app", "open", "--type", "none"]);
-    let ca = TestCa::new("Sealcast Test CA");
-    let leaf = ca.leaf(&["localhost"], KeyAlg::P256);
-    let (ca_file, cert, key) = (server.dir.join("ca.pem"), server.dir.join("leaf.crt"), server.dir.join("leaf.key"));
-    std::fs::write(&ca_file, ca.pem()).expect("ca");
-    std::fs::write(&cert, &leaf.chain_pem).expect("cert");
-    std::fs::write(&key, &leaf.key_pem).expect("key");
+    server.set_encryption("open", "none", 3600);
+    let ca_file = server.localhost_certificate();
     let p = |f: &std::path::Path| f.to_str().expect("utf8").to_string();
-    server.cli_ok(&["cert", "set", "--domain", "localhost", "--name", "l", "--cert", &p(&cert), "--key", &p(&key)]);
     let pusher = push(&server.rtmp_url("open/x"), 14, true);
     wait_live(&server, "/open/x.flv");
     let url = server.http_url("/open/x.flv");
@@ -133,18 +126,7 @@ fn viewer(addr: SocketAddr, path: String) -> std::thread::JoinHandle<u64> {
 #[test]
 fn encrypted_flv_needs_the_sdk_across_a_key_rotation_while_200_viewers_keep_pace() {
     let server = Server::start("flv-enc", &[]);
-    server.cli_ok(&[
-        "encryption",
-        "set",
-        "--domain",
-        "localhost",
-        "--app",
-        "vip",
-        "--type",
-        "envelope",
-        "--rotation",
-        "60",
-    ]);
+    server.set_encryption("vip", "envelope", 60);
     let started = Instant::now();
     let pusher = push(&server.rtmp_url("vip/cam"), 72, true);
     wait_live(&server, "/vip/cam.flv");

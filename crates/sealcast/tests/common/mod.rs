@@ -128,6 +128,42 @@ impl Server {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// `sealcast encryption set` for an app on the default domain (localhost).
+    pub fn set_encryption(&self, app: &str, kind: &str, rotation: u32) {
+        let rotation = rotation.to_string();
+        let args =
+            ["encryption", "set", "--domain", "localhost", "--app", app, "--type", kind, "--rotation", &rotation];
+        self.cli_ok(&args);
+    }
+
+    /// A test CA and a certificate for `localhost` set on the default domain; returns the CA
+    /// file for clients.
+    pub fn localhost_certificate(&self) -> PathBuf {
+        use sealcast_tls::test_pki::{KeyAlg, TestCa};
+        let ca = TestCa::new("Sealcast Test CA");
+        let leaf = ca.leaf(&["localhost"], KeyAlg::P256);
+        let dir = self.dir.join("localhost-pki");
+        std::fs::create_dir_all(&dir).expect("pki dir");
+        let (ca_file, cert, key) = (dir.join("ca.pem"), dir.join("leaf.crt"), dir.join("leaf.key"));
+        std::fs::write(&ca_file, ca.pem()).expect("ca");
+        std::fs::write(&cert, &leaf.chain_pem).expect("cert");
+        std::fs::write(&key, &leaf.key_pem).expect("key");
+        let p = |f: &Path| f.to_str().expect("utf8").to_string();
+        self.cli_ok(&[
+            "cert",
+            "set",
+            "--domain",
+            "localhost",
+            "--name",
+            "localhost",
+            "--cert",
+            &p(&cert),
+            "--key",
+            &p(&key),
+        ]);
+        ca_file
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().expect("log").clone()
     }

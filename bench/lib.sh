@@ -1,0 +1,18 @@
+# shellcheck shell=bash
+# Shared by the bench scripts (sourced).
+
+# sealcast_start BINARY DIR [SERVE ARGS…]: starts `sealcast serve` on loopback ports chosen at
+# run time with its data in DIR/data and its log in DIR/log; sets server_pid and rtmp, http,
+# https (host:port).
+sealcast_start() {
+    local bin=$1 dir=$2
+    shift 2
+    "$bin" serve --data-dir "$dir/data" --rtmp-listen 127.0.0.1:0 --http-listen 127.0.0.1:0 \
+        --https-listen 127.0.0.1:0 --api-listen 127.0.0.1:0 --log warn,sealcast=info "$@" > "$dir/log" 2>&1 &
+    server_pid=$!
+    for _ in $(seq 1 200); do grep -q ' ready ' "$dir/log" && break; sleep 0.05; done
+    grep -q ' ready ' "$dir/log" || { echo "sealcast did not start:" >&2; tail -5 "$dir/log" >&2; return 1; }
+    rtmp=$(grep -o 'rtmp=[0-9.:]*' "$dir/log" | head -1 | cut -d= -f2)
+    http=$(grep -o ' http=[0-9.:]*' "$dir/log" | head -1 | cut -d= -f2)
+    https=$(grep -o 'https=[0-9.:]*' "$dir/log" | head -1 | cut -d= -f2)
+}
