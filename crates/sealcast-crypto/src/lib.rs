@@ -197,6 +197,22 @@ pub fn verify_signature(alg: SignatureAlg, public_key: &[u8], message: &[u8], si
     sig::UnparsedPublicKey::new(params, public_key).verify(message, signature).is_ok()
 }
 
+/// HMAC-SHA256 (API request signatures, ACS3-HMAC-SHA256).
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::hmac::sign(&k, message).as_ref());
+    out
+}
+
+/// HMAC-SHA1, only for Alibaba Cloud's signature V1 (HMAC-SHA1 is what those SDKs send).
+pub fn hmac_sha1_for_legacy_signatures(key: &[u8], message: &[u8]) -> [u8; 20] {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(aws_lc_rs::hmac::sign(&k, message).as_ref());
+    out
+}
+
 /// Compares two byte strings in time that depends only on their lengths (for MACs and
 /// signatures received from clients).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
