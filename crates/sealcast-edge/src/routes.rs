@@ -251,7 +251,7 @@ impl Edge {
             },
             Route::Flv { .. } => {
                 if req.method == Method::HEAD {
-                    return if self.hub.is_live(&key) {
+                    return if self.hub.is_live(&key) && self.hls.stream_encryption(&key).is_some() {
                         ok(Bytes::new(), "video/x-flv", "no-store")
                     } else {
                         text(StatusCode::NOT_FOUND, format!("stream {key} is not live"))
@@ -260,7 +260,13 @@ impl Edge {
                 let Some(sub) = self.hub.subscribe(&key, LagPolicy::Disconnect) else {
                     return text(StatusCode::NOT_FOUND, format!("stream {key} is not live"));
                 };
-                let enc = self.hls.stream_encryption(&key).filter(|e| e.mode != EncryptionMode::None);
+                // Fail closed: a stream whose encryption is not known yet is never served clear.
+                let Some(enc) = self.hls.session_encryption(&key, sub.info().session_id) else {
+                    let mut r = text(StatusCode::SERVICE_UNAVAILABLE, format!("stream {key} is starting; retry"));
+                    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                    return r;
+                };
+                let enc = Some(enc).filter(|e| e.mode != EncryptionMode::None);
                 let viewer = Viewer {
                     kms: self.kms.clone(),
                     keys: self.flv_keys.clone(),

@@ -102,6 +102,14 @@ impl HlsService {
         Some(o.enc.clone())
     }
 
+    /// The encryption settings of one publish session, once its packager has started: `None`
+    /// while it has not (another output, e.g. HTTP-FLV, must then wait rather than guess).
+    pub fn session_encryption(&self, key: &StreamKey, session_id: u64) -> Option<StreamEncryption> {
+        let out = lock(&self.inner.outputs).get(key).cloned()?;
+        let o = lock(&out);
+        (o.session_id == session_id).then(|| o.enc.clone())
+    }
+
     /// The rendered playlist of a stream, once it has a segment.
     pub fn playlist(&self, key: &StreamKey) -> Option<Bytes> {
         let out = lock(&self.inner.outputs).get(key).cloned()?;

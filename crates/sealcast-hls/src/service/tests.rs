@@ -140,6 +140,7 @@ async fn envelope_streams_mark_their_keys_and_bind_the_delivery_mode() {
     hls.wait_idle().await;
     let key = StreamKey::new("live", "t");
     assert_eq!(hls.encryption(&key), Some((EncryptionMode::Envelope, Duration::from_secs(60))));
+    assert_eq!(hls.session_encryption(&key, u64::MAX), None, "another session's settings are not reported");
     let text = String::from_utf8(hls.playlist(&key).expect("playlist").to_vec()).expect("utf8");
     assert!(text.contains("#EXT-X-VERSION:5\n"), "{text}");
     let line = text.lines().find(|l| l.starts_with("#EXT-X-KEY:")).expect("key tag");
