@@ -1,6 +1,10 @@
 //! The control API listener. Today it serves `GET /healthz`; the Alibaba Cloud compatible
-//! Live/KMS API mounts here.
+//! Live/KMS API mounts here: [`keys`] holds the access keys (secrets sealed by the KMS) and
+//! [`call`] authenticates RPC-style requests signed with signature V1 or V3.
 #![forbid(unsafe_code)]
+
+pub mod call;
+pub mod keys;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -42,6 +42,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_domains.sql")),
     (3, include_str!("../migrations/sqlite/0003_stream_encryption.sql")),
+    (4, include_str!("../migrations/sqlite/0004_access_keys.sql")),
 ];
 
 /// Meta key bumped by every configuration change; servers poll it to reload.
@@ -103,6 +104,34 @@ pub struct StreamEncryptionRecord {
     pub key_rotation: i64,
     pub created_at: i64,
 }
+
+/// A control API access key; the secret is sealed (see the migration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub user_name: String,
+    pub secret_blob: Vec<u8>,
+    pub secret_nonce: Vec<u8>,
+    pub secret_sealed: Vec<u8>,
+    /// `Active` or `Inactive`.
+    pub state: String,
+    pub created_at: i64,
+}
+
+fn access_key_row(r: &sqlx::sqlite::SqliteRow) -> Result<AccessKeyRecord, StoreError> {
+    Ok(AccessKeyRecord {
+        access_key_id: r.try_get(0)?,
+        user_name: r.try_get(1)?,
+        secret_blob: r.try_get(2)?,
+        secret_nonce: r.try_get(3)?,
+        secret_sealed: r.try_get(4)?,
+        state: r.try_get(5)?,
+        created_at: r.try_get(6)?,
+    })
+}
+
+const ACCESS_KEY_COLUMNS: &str =
+    "access_key_id, user_name, secret_blob, secret_nonce, secret_sealed, state, created_at";
 
 fn encryption_row(r: &sqlx::sqlite::SqliteRow) -> Result<StreamEncryptionRecord, StoreError> {
     Ok(StreamEncryptionRecord {
@@ -428,6 +457,52 @@ impl Store {
         Ok(n == 1)
     }
 
+    pub async fn access_key_insert(&self, k: &AccessKeyRecord) -> Result<(), StoreError> {
+        let r = sqlx::query(&format!("INSERT INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+            .bind(&k.access_key_id)
+            .bind(&k.user_name)
+            .bind(&k.secret_blob)
+            .bind(&k.secret_nonce)
+            .bind(&k.secret_sealed)
+            .bind(&k.state)
+            .bind(k.created_at)
+            .execute(&self.pool)
+            .await;
+        match r {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                Err(StoreError::Conflict(format!("access key {}", k.access_key_id)))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    pub async fn access_key_get(&self, id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| access_key_row(&r)).transpose()
+    }
+
+    pub async fn access_key_list(&self) -> Result<Vec<AccessKeyRecord>, StoreError> {
+        let rows =
+            sqlx::query(&format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys ORDER BY created_at, access_key_id"))
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(access_key_row).collect()
+    }
+
+    /// Sets `Active` or `Inactive`; returns whether the key exists.
+    pub async fn access_key_set_state(&self, id: &str, state: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE access_keys SET state = ? WHERE access_key_id = ?")
+            .bind(state)
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Stores a domain's certificate, replacing the domain's previous one and any certificate
     /// of the same name (the caller enforces ForceSet semantics first).
     pub async fn cert_put(&self, c: &CertificateRecord) -> Result<(), StoreError> {
@@ -554,7 +629,7 @@ mod tests {
     #[tokio::test]
     async fn kms_tables_roundtrip() {
         let s = Store::open_memory().await.expect("open");
-        assert_eq!(s.schema_version().await.expect("version"), 3);
+        assert_eq!(s.schema_version().await.expect("version"), 4);
         let (k, v) = key("k1");
         s.kms_insert_key(&k, &v).await.expect("insert");
         assert_eq!(s.kms_get_key("k1").await.expect("get"), Some(k.clone()));
@@ -574,6 +649,27 @@ mod tests {
         s.kms_add_version(&v2).await.expect("rotate");
         assert_eq!(s.kms_get_key("k1").await.expect("get").map(|k| k.primary_version).as_deref(), Some("v2"));
         assert_eq!(s.kms_list_keys().await.expect("list"), vec!["k1".to_string()]);
+    }
+
+    #[tokio::test]
+    async fn access_key_rows() {
+        let s = Store::open_memory().await.expect("open");
+        let k = AccessKeyRecord {
+            access_key_id: "LTAI1".into(),
+            user_name: "admin".into(),
+            secret_blob: vec![1],
+            secret_nonce: vec![2],
+            secret_sealed: vec![3],
+            state: "Active".into(),
+            created_at: 5,
+        };
+        s.access_key_insert(&k).await.expect("insert");
+        assert!(matches!(s.access_key_insert(&k).await, Err(StoreError::Conflict(_))));
+        assert_eq!(s.access_key_get("LTAI1").await.expect("get"), Some(k.clone()));
+        assert!(s.access_key_set_state("LTAI1", "Inactive").await.expect("state"));
+        assert!(!s.access_key_set_state("nope", "Inactive").await.expect("state"));
+        assert_eq!(s.access_key_list().await.expect("list")[0].state, "Inactive");
+        assert_eq!(s.access_key_get("nope").await.expect("get"), None);
     }
 
     #[tokio::test]
