@@ -157,7 +157,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     // The API stops last so /healthz answers until the end.
     let api_shutdown = CancellationToken::new();
-    let api_server = tokio::spawn(sealcast_api::serve(api, ready.clone(), api_shutdown.clone()));
+    let access_keys = sealcast_api::keys::AccessKeys::new(store.clone(), kms_dyn.clone());
+    bootstrap_access_key(&access_keys, &cfg.data_dir).await?;
+    let api_state =
+        sealcast_api::Api { ready: ready.clone(), keys: access_keys, kms: kms.clone(), nonces: Arc::default() };
+    let api_server = tokio::spawn(sealcast_api::serve(api, api_state, api_shutdown.clone()));
     let sweeper = tokio::spawn({
         let hls = hls.clone();
         let s = shutdown.clone();
@@ -198,6 +202,46 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = api_server.await;
     store.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// The first API access key: from SEALCAST_BOOTSTRAP_ACCESS_KEY_ID/_SECRET when set (imported
+/// once), otherwise generated when no key exists and written once to a 0600 file.
+async fn bootstrap_access_key(keys: &sealcast_api::keys::AccessKeys, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let id = std::env::var("SEALCAST_BOOTSTRAP_ACCESS_KEY_ID").ok().filter(|v| !v.is_empty());
+    let secret = std::env::var("SEALCAST_BOOTSTRAP_ACCESS_KEY_SECRET").ok().filter(|v| !v.is_empty());
+    match (id, secret) {
+        (Some(id), Some(secret)) => {
+            if keys.secret(&id).await.context("cannot read access keys")?.is_none() {
+                keys.import(&id, &secret, "admin").await.context("cannot import the bootstrap access key")?;
+                tracing::info!(access_key_id = %id, "imported the bootstrap access key from the environment");
+            }
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            anyhow::bail!(
+                "set both SEALCAST_BOOTSTRAP_ACCESS_KEY_ID and SEALCAST_BOOTSTRAP_ACCESS_KEY_SECRET, or neither"
+            )
+        }
+        (None, None) if !keys.any().await.context("cannot read access keys")? => {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let k = keys.create("admin").await.context("cannot create the bootstrap access key")?;
+            let path = data_dir.join("bootstrap-access-key");
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            writeln!(f, "AccessKeyId={}\nAccessKeySecret={}", k.access_key_id, k.access_key_secret)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            tracing::warn!(
+                path = %path.display(), access_key_id = %k.access_key_id,
+                "generated the bootstrap API access key; its secret is in this file only: store it and delete the file"
+            );
+        }
+        (None, None) => {}
+    }
     Ok(())
 }
 

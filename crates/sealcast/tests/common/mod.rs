@@ -51,7 +51,19 @@ impl Server {
     }
 
     pub fn start_in(dir: PathBuf, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_sealcast"))
+        Self::start_with_env(dir, extra, &[])
+    }
+
+    /// Starts with extra environment variables (others that change behaviour are removed).
+    pub fn start_env(tag: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_with_env(unique_dir(tag), extra, env)
+    }
+
+    fn start_with_env(dir: PathBuf, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealcast"));
+        cmd.env_remove("SEALCAST_BOOTSTRAP_ACCESS_KEY_ID").env_remove("SEALCAST_BOOTSTRAP_ACCESS_KEY_SECRET");
+        cmd.envs(env.iter().copied());
+        let mut child = cmd
             .arg("serve")
             .args(["--data-dir", dir.join("data").to_str().expect("utf8 path")])
             .args(["--rtmp-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--api-listen", "127.0.0.1:0"])
@@ -262,13 +274,15 @@ fn http_request(addr: SocketAddr, method: &str, path: &str, headers: &str, body:
     (status, head.to_ascii_lowercase(), buf[split + 4..].to_vec())
 }
 
-/// The Python with pyhpke that ./scripts/test prepares (SEALCAST_TEST_PYTHON overrides).
+/// The Python with pyhpke and the Alibaba Cloud SDKs that ./scripts/test prepares
+/// (SEALCAST_TEST_PYTHON overrides).
 pub fn interop_python() -> PathBuf {
     let p = std::env::var_os("SEALCAST_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-python/bin/python"));
-    let ok = Command::new(&p).args(["-c", "import pyhpke"]).output().is_ok_and(|o| o.status.success());
-    assert!(ok, "{} with pyhpke is required: run ./scripts/test, which installs it", p.display());
+    let modules = "import pyhpke, aliyunsdkcore, aliyunsdkkms, alibabacloud_kms20160120";
+    let ok = Command::new(&p).args(["-c", modules]).output().is_ok_and(|o| o.status.success());
+    assert!(ok, "{} with pyhpke and the Alibaba Cloud SDKs is required: run ./scripts/test", p.display());
     p
 }
 
