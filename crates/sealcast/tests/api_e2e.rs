@@ -58,6 +58,8 @@ fn both_sdk_generations_drive_the_kms_api() {
 #[test]
 fn disabling_the_default_cmk_through_the_api_refuses_the_next_publish() {
     let server = Server::start_env("api-disable", &[], BOOTSTRAP);
+    // The log reader hands the ready line over before appending it to the log.
+    assert!(server.wait_log("kms_default_key=", 5), "{}", server.log());
     let log = server.log();
     let cmk = log
         .split("kms_default_key=\"")
