@@ -6,6 +6,7 @@
 pub mod call;
 pub mod keys;
 pub mod kms;
+pub mod live;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -51,6 +52,7 @@ pub struct Api {
     pub ready: Readiness,
     pub keys: AccessKeys,
     pub kms: Arc<BuiltinKms>,
+    pub domains: sealcast_domains::DomainService,
     pub nonces: Arc<Nonces>,
 }
 
@@ -88,10 +90,11 @@ async fn rpc(State(api): State<Api>, method: Method, uri: Uri, headers: HeaderMa
         Ok(c) => {
             let r = match c.version.as_str() {
                 kms::VERSION => kms::dispatch(&api.kms, &c).await,
+                live::VERSION => live::dispatch(&api.domains, &c).await,
                 v => Err(ApiError::new(
                     400,
                     "InvalidVersion",
-                    format!("Specified parameter Version {v} is not valid: use 2016-01-20 (KMS)"),
+                    format!("Specified parameter Version {v} is not valid: use 2016-11-01 (Live) or 2016-01-20 (KMS)"),
                 )),
             };
             let outcome = r.as_ref().map_or_else(|e| e.code.as_str(), |_| "OK");

@@ -159,8 +159,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let api_shutdown = CancellationToken::new();
     let access_keys = sealcast_api::keys::AccessKeys::new(store.clone(), kms_dyn.clone());
     bootstrap_access_key(&access_keys, &cfg.data_dir).await?;
-    let api_state =
-        sealcast_api::Api { ready: ready.clone(), keys: access_keys, kms: kms.clone(), nonces: Arc::default() };
+    let api_state = sealcast_api::Api {
+        ready: ready.clone(),
+        keys: access_keys,
+        kms: kms.clone(),
+        domains: domains.clone(),
+        nonces: Arc::default(),
+    };
     let api_server = tokio::spawn(sealcast_api::serve(api, api_state, api_shutdown.clone()));
     let sweeper = tokio::spawn({
         let hls = hls.clone();

@@ -85,3 +85,82 @@ fn a_generated_bootstrap_key_is_written_once_with_mode_0600() {
     let secret = text.lines().find_map(|l| l.strip_prefix("AccessKeySecret=")).expect("secret");
     assert!(!server.log().contains(secret), "the secret is in the file only");
 }
+
+fn live(server: &Server, generation: &str, step: &str, domain: &str) -> Value {
+    let python = interop_python();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/live_sdks.py");
+    let o = Command::new(&python)
+        .arg(script)
+        .args([generation, &server.api.to_string(), AK, SECRET, step, domain])
+        .output()
+        .expect("run python");
+    assert!(o.status.success(), "SDK script failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).expect("json")
+}
+
+/// The status of a plain-HTTP GET with the given Host.
+fn status_for_host(server: &Server, host: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let mut s = std::net::TcpStream::connect(server.http).expect("connect");
+    write!(s, "GET /live/x.m3u8 HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+    let mut buf = String::new();
+    let _ = s.read_to_string(&mut buf);
+    let status = buf.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let location = buf.lines().find_map(|l| l.strip_prefix("location: ")).unwrap_or("").to_string();
+    (status, location)
+}
+
+#[test]
+fn both_sdk_generations_set_and_delete_domain_functions_with_effect() {
+    let server = Server::start_env("api-live", &[], BOOTSTRAP);
+    for (generation, domain) in [("v1", "play1.example.com"), ("v3", "play3.example.com")] {
+        let r = live(&server, generation, "add", domain);
+        assert_eq!(r["ok"], true, "{generation}: {r}");
+        // https_force needs a certificate to redirect to.
+        let leaf = sealcast_tls::test_pki::TestCa::new("CA").leaf(&[domain], sealcast_tls::test_pki::KeyAlg::P256);
+        let (c, k) = (server.dir.join(format!("{domain}.crt")), server.dir.join(format!("{domain}.key")));
+        std::fs::write(&c, &leaf.chain_pem).expect("cert");
+        std::fs::write(&k, &leaf.key_pem).expect("key");
+        server.cli_ok(&[
+            "cert",
+            "set",
+            "--domain",
+            domain,
+            "--name",
+            domain,
+            "--cert",
+            c.to_str().expect("utf8"),
+            "--key",
+            k.to_str().expect("utf8"),
+        ]);
+        assert_ne!(status_for_host(&server, domain).0, 301);
+        let r = live(&server, generation, "force-on", domain);
+        assert_eq!(r["ok"], true, "{generation}: {r}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while status_for_host(&server, domain).0 != 301 {
+            assert!(std::time::Instant::now() < deadline, "{generation}: https_force did not take effect");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let (_, location) = status_for_host(&server, domain);
+        assert!(location.starts_with(&format!("https://{domain}:")), "{location}");
+        let r = live(&server, generation, "describe", domain);
+        let configs = r["body"]["DomainConfigs"]["DomainConfig"].as_array().expect("configs").clone();
+        let force = configs.iter().find(|c| c["FunctionName"] == "https_force").expect("https_force");
+        let args = force["FunctionArgs"]["FunctionArg"].as_array().expect("args");
+        assert!(args.iter().any(|a| a["ArgName"] == "enable" && a["ArgValue"] == "on"), "{r}");
+        assert_eq!(configs.len(), 2, "only the requested functions: {r}");
+        // TLS 1.0 is refused with the reason; nothing changes.
+        let r = live(&server, generation, "bad-arg", domain);
+        assert_eq!((r["ok"].clone(), r["code"].clone()), (Value::Bool(false), Value::from("InvalidParameter")), "{r}");
+        assert!(r["message"].as_str().unwrap_or("").contains("unsupported as insecure"), "{r}");
+        let r = live(&server, generation, "missing-domain", "nowhere.example.com");
+        assert_eq!(r["code"], "InvalidDomain.NotFound", "{r}");
+        let r = live(&server, generation, "force-off", domain);
+        assert_eq!(r["ok"], true, "{r}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while status_for_host(&server, domain).0 == 301 {
+            assert!(std::time::Instant::now() < deadline, "{generation}: deleting https_force did not take effect");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

@@ -190,6 +190,20 @@ impl DomainService {
     }
 
     /// Resets one function to its defaults.
+    /// Applies several functions to a domain at once: all of them or, on any error, none.
+    pub async fn set_functions(
+        &self,
+        domain: &str,
+        functions: &[(String, Vec<(String, String)>)],
+    ) -> Result<(), DomainError> {
+        let (d, rec) = self.record(domain).await?;
+        let mut cfg = Self::parse_config(&rec)?;
+        for (function, args) in functions {
+            cfg.apply(function, args)?;
+        }
+        self.save_config(&d, &cfg).await
+    }
+
     pub async fn delete_function(&self, domain: &str, function: &str) -> Result<(), DomainError> {
         let (d, rec) = self.record(domain).await?;
         let mut cfg = Self::parse_config(&rec)?;

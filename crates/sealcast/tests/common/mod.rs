@@ -280,7 +280,8 @@ pub fn interop_python() -> PathBuf {
     let p = std::env::var_os("SEALCAST_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-python/bin/python"));
-    let modules = "import pyhpke, aliyunsdkcore, aliyunsdkkms, alibabacloud_kms20160120";
+    let modules =
+        "import pyhpke, aliyunsdkcore, aliyunsdkkms, aliyunsdklive, alibabacloud_kms20160120, alibabacloud_live20161101";
     let ok = Command::new(&p).args(["-c", modules]).output().is_ok_and(|o| o.status.success());
     assert!(ok, "{} with pyhpke and the Alibaba Cloud SDKs is required: run ./scripts/test", p.display());
     p
