@@ -21,14 +21,7 @@ ulimit -n $(( viewers * 2 + 1024 )) 2>/dev/null || {
 }
 cargo build --release -q -p sealcast -p sealcast-bench
 bin=$PWD/target/release
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-    jobs -p | xargs -r kill 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_setup
 
 echo "== fixture: 1 Mbps H.264 + AAC, 1 s GOP"
 ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=640x360:rate=25 -f lavfi -i sine=frequency=440 \

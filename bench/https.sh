@@ -29,21 +29,14 @@ anchor_script=${ANCHOR_SCRIPT:-../shared/anchors/nginx-rtmp.sh}
 
 cargo build --release -q -p sealcast
 bin=target/release/sealcast
-work=$(mktemp -d)
+bench_setup
 export ANCHOR_DIR="$work/anchor"
+bench_teardown() { bash "$anchor_script" stop; }
 # nginx runs its workers as an unprivileged user (nobody when started as root): they must reach
 # the anchor directory and write the HLS segments and keys nginx-rtmp produces.
 chmod 755 "$work"
 mkdir -p "$ANCHOR_DIR/hls" "$ANCHOR_DIR/keys"
 chmod 777 "$ANCHOR_DIR/hls" "$ANCHOR_DIR/keys"
-server_pid=""
-cleanup() {
-    bash "$anchor_script" stop || true
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-    jobs -p | xargs -r kill 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
 
 echo "== fixture: 3 Mbps H.264 + AAC, 1 s GOP (2 s segments of about 750 KB)"
 ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi -i sine=frequency=440 \

@@ -20,18 +20,11 @@ anchor_script=${ANCHOR_SCRIPT:-../shared/anchors/nginx-rtmp.sh}
 
 cargo build --release -q -p sealcast
 bin=$PWD/target/release/sealcast
-work=$(mktemp -d)
+bench_setup
 chmod 755 "$work"
 export ANCHOR_DIR="$work/anchor"
-server_pid=""
 anchor=""
-cleanup() {
-    [ -n "$anchor" ] && bash "$anchor_script" stop || true
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-    jobs -p | xargs -r kill 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_teardown() { [ -z "$anchor" ] || bash "$anchor_script" stop; }
 
 # The bench is one client address: lift the per-IP and per-stream limits.
 cat > "$work/sealcast.toml" <<EOF

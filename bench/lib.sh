@@ -16,3 +16,19 @@ sealcast_start() {
     http=$(grep -o ' http=[0-9.:]*' "$dir/log" | head -1 | cut -d= -f2)
     https=$(grep -o 'https=[0-9.:]*' "$dir/log" | head -1 | cut -d= -f2)
 }
+
+# bench_setup: sets `work` to a fresh directory that is removed on exit, after the server and
+# every background job are stopped. A script that starts more (the nginx anchor) defines
+# `bench_teardown`, which runs first.
+bench_setup() {
+    work=$(mktemp -d)
+    server_pid=""
+    trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+    if declare -F bench_teardown >/dev/null; then bench_teardown || true; fi
+    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    jobs -p | xargs -r kill 2>/dev/null || true
+    rm -rf "$work"
+}

@@ -17,14 +17,7 @@ for t in ffmpeg openssl curl python3; do
 done
 cargo build --release -q -p sealcast -p sealcast-bench
 bin=target/release
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
-    jobs -p | xargs -r kill 2>/dev/null || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+bench_setup
 
 echo "== 1. segment encryption throughput (one core, 16 KiB blocks for openssl, 1 MiB segments for Sealcast)"
 ossl=$(openssl speed -evp aes-128-cbc -bytes 16384 -seconds 3 2>/dev/null | awk '/^aes-128-cbc|^AES-128-CBC/ {v=$NF} END {sub("k","",v); print v/1000}')
