@@ -133,12 +133,20 @@ pub struct SignedPath {
     pub query: Option<String>,
 }
 
+impl SignedPath {
+    /// The signed URI with the request's own query (if any) kept before the credential's.
+    pub fn with_query(&self, query: Option<&str>) -> String {
+        match (query.filter(|q| !q.is_empty()), self.query.as_deref()) {
+            (Some(q), Some(a)) => format!("{}?{q}&{a}", self.path),
+            (Some(q), None) | (None, Some(q)) => format!("{}?{q}", self.path),
+            (None, None) => self.path.clone(),
+        }
+    }
+}
+
 impl fmt::Display for SignedPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.query {
-            Some(q) => write!(f, "{}?{q}", self.path),
-            None => f.write_str(&self.path),
-        }
+        f.write_str(&self.with_query(None))
     }
 }
 

@@ -95,6 +95,8 @@ fn the_backup_key_is_accepted_and_tokens_sign_with_the_key_that_verified() {
     let ok = primary.verify(&s.path, s.query.as_deref(), now).expect("backup key accepted");
     let token = ok.token.expect("token");
     let seg = token.sign("/live/cam/1-2.ts");
+    assert_eq!(seg.with_query(Some("d=x")), format!("/live/cam/1-2.ts?d=x&{}", seg.query.as_deref().unwrap_or("")));
+    assert_eq!(seg.with_query(Some("")), seg.to_string());
     // The child URL verifies under a policy that only knows the backup key, with the same expiry.
     let child = backup_only.verify(&seg.path, seg.query.as_deref(), now).expect("child");
     assert_eq!(child.expires, ok.expires);

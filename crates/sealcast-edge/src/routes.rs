@@ -398,12 +398,7 @@ pub(crate) fn sign_uri(token: &Token, uri: &str) -> String {
         Some((p, q)) => (p, Some(q)),
         None => (uri, None),
     };
-    let s = token.sign(path);
-    match (query, s.query.as_deref()) {
-        (Some(q), Some(a)) => format!("{}?{q}&{a}", s.path),
-        (Some(q), None) | (None, Some(q)) => format!("{}?{q}", s.path),
-        (None, None) => s.path,
-    }
+    token.sign(path).with_query(query)
 }
 
 /// Signs every URI of a playlist served at `playlist_path` with the request's credential.

@@ -268,9 +268,7 @@ fn sign_url(policy: &sealcast_auth::Policy, url: &str, at: i64, rand: &str, uid:
         None => (path_query, None),
     };
     anyhow::ensure!(!rand.contains('-') && !uid.contains('-'), "rand and uid cannot contain '-'");
-    let s = policy.sign(path, at, rand, uid);
-    let q = [query, s.query.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("&");
-    Ok(format!("{scheme}://{authority}{}{}{q}", s.path, if q.is_empty() { "" } else { "?" }))
+    Ok(format!("{scheme}://{authority}{}", policy.sign(path, at, rand, uid).with_query(query)))
 }
 
 pub async fn sign(data: &DataArgs, args: SignArgs) -> anyhow::Result<()> {
