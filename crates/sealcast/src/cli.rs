@@ -17,6 +17,9 @@ pub struct DataArgs {
     /// Data directory [default: ./sealcast-data].
     #[arg(long, env = "SEALCAST_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// Database URL [default: `database_url` from the config file, else SQLite in the data dir].
+    #[arg(long, env = "SEALCAST_DATABASE_URL", hide_env_values = true, global = true)]
+    database_url: Option<String>,
 }
 
 impl DataArgs {
@@ -39,8 +42,23 @@ impl DataArgs {
         Ok(Some(d).filter(|d| !d.is_empty()))
     }
 
+    fn database_url(&self) -> anyhow::Result<String> {
+        if let Some(u) = &self.database_url {
+            return Ok(u.clone());
+        }
+        Ok(match &self.config {
+            Some(p) => crate::config::Config::from_file(p)?.database_url,
+            None => String::new(),
+        })
+    }
+
+    /// The store and built-in KMS `serve` uses.
+    pub async fn open(&self) -> anyhow::Result<(sealcast_store::Store, std::sync::Arc<sealcast_kms::BuiltinKms>)> {
+        crate::state::open(&self.dir()?, &self.database_url()?).await
+    }
+
     async fn service(&self) -> anyhow::Result<DomainService> {
-        let (store, kms) = crate::state::open(&self.dir()?).await?;
+        let (store, kms) = self.open().await?;
         Ok(DomainService::new(store, kms, None).await?)
     }
 }

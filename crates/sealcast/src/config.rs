@@ -27,6 +27,8 @@ pub enum Encryption {
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Empty: SQLite in `data_dir`. Or `postgres://user:password@host:5432/db`.
+    pub database_url: String,
     pub rtmp_listen: SocketAddr,
     pub http_listen: SocketAddr,
     pub https_listen: SocketAddr,
@@ -90,6 +92,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             data_dir: PathBuf::from("./sealcast-data"),
+            database_url: String::new(),
             rtmp_listen: ([0, 0, 0, 0], 1935).into(),
             http_listen: ([0, 0, 0, 0], 8080).into(),
             https_listen: ([0, 0, 0, 0], 8443).into(),
@@ -151,6 +154,18 @@ fn range<T: PartialOrd + std::fmt::Display>(
     Ok(())
 }
 
+/// `database_url` is empty (SQLite in the data directory) or names a supported database.
+pub fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    if url.is_empty() || ["postgres://", "postgresql://", "sqlite://"].iter().any(|p| url.starts_with(p)) {
+        return Ok(());
+    }
+    Err(ConfigError::Range {
+        key: "database_url",
+        value: url.split('@').next_back().unwrap_or_default().to_string(),
+        rule: "must be empty (SQLite in data_dir), postgres://… or sqlite://…",
+    })
+}
+
 impl Config {
     /// Reads a TOML file over the defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
@@ -160,6 +175,7 @@ impl Config {
 
     /// Checks every bounded value.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        validate_database_url(&self.database_url)?;
         if !self.default_domain.is_empty() {
             sealcast_tls::DomainName::parse(&self.default_domain).map_err(|e| ConfigError::Range {
                 key: "default_domain",

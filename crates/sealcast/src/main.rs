@@ -72,6 +72,9 @@ struct ServeArgs {
     /// Directory for the database and the root-key file [default: ./sealcast-data].
     #[arg(long, env = "SEALCAST_DATA_DIR")]
     data_dir: Option<PathBuf>,
+    /// Database: `postgres://user:password@host:5432/db` [default: SQLite in the data dir].
+    #[arg(long, env = "SEALCAST_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
     /// RTMP ingest listener [default: 0.0.0.0:1935].
     #[arg(long, env = "SEALCAST_RTMP_LISTEN")]
     rtmp_listen: Option<std::net::SocketAddr>,
@@ -112,6 +115,9 @@ impl ServeArgs {
         };
         if let Some(v) = self.data_dir {
             c.data_dir = v;
+        }
+        if let Some(v) = self.database_url {
+            c.database_url = v;
         }
         if let Some(v) = self.rtmp_listen {
             c.rtmp_listen = v;

@@ -94,7 +94,7 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
 }
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
-    let (store, kms) = crate::state::open(&cfg.data_dir).await?;
+    let (store, kms) = crate::state::open(&cfg.data_dir, &cfg.database_url).await?;
     let kms_dyn: Arc<dyn Kms> = kms.clone();
     let default_domain = Some(cfg.default_domain.as_str()).filter(|d| !d.is_empty());
     let domains =

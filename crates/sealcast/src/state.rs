@@ -8,7 +8,9 @@ use anyhow::Context as _;
 use sealcast_kms::{BuiltinKms, RootKey, RootKeySource};
 use sealcast_store::Store;
 
-pub async fn open(data_dir: &Path) -> anyhow::Result<(Store, Arc<BuiltinKms>)> {
+/// Opens the store (`database_url`, or SQLite in `data_dir` when empty) and the built-in KMS
+/// whose root key lives in `data_dir` (or `SEALCAST_ROOT_KEY`).
+pub async fn open(data_dir: &Path, database_url: &str) -> anyhow::Result<(Store, Arc<BuiltinKms>)> {
     std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
     let _ = std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700));
     let root_env = std::env::var("SEALCAST_ROOT_KEY").ok();
@@ -19,7 +21,12 @@ pub async fn open(data_dir: &Path) -> anyhow::Result<(Store, Arc<BuiltinKms>)> {
             "generated a new root key; back it up: without it the keys in this database cannot be recovered"
         );
     }
-    let store = Store::open_sqlite(&data_dir.join("sealcast.db")).await.context("cannot open the database")?;
+    let store = if database_url.is_empty() {
+        Store::open_sqlite(&data_dir.join("sealcast.db")).await.context("cannot open the SQLite database")?
+    } else {
+        crate::config::validate_database_url(database_url)?;
+        Store::open(database_url).await.context("cannot open the database at database_url")?
+    };
     let kms = Arc::new(BuiltinKms::open(store.clone(), root).await.context("cannot open the KMS")?);
     Ok((store, kms))
 }

@@ -34,44 +34,48 @@ fn step<'a>(lines: &'a [Value], name: &str) -> &'a Value {
 
 #[test]
 fn both_sdk_generations_drive_the_kms_api() {
-    let server = Server::start_env("api-kms", &[], BOOTSTRAP);
-    for generation in ["v1", "v3"] {
-        let lines = run_sdk(&server, &[generation]);
-        assert_eq!(step(&lines, "CreateKey")["ok"], true, "{generation}: {lines:?}");
-        assert_eq!(step(&lines, "DescribeKey")["state"], "Enabled", "{generation}");
-        assert_eq!(step(&lines, "GenerateDataKey")["bytes"], 16, "{generation}");
-        assert_eq!(step(&lines, "Decrypt")["same"], true, "{generation}: the data key round-trips");
-        assert_eq!(step(&lines, "DecryptWrongContext")["code"], "InvalidCiphertext", "{generation}");
-        assert_eq!(step(&lines, "EncryptDecrypt")["plain"], "db password", "{generation}");
-        // V1's SDK turns a mismatch whose server string-to-sign equals its own into
-        // InvalidAccessKeySecret: proof that both sides canonicalise the same way.
-        let wrong = step(&lines, "WrongSecret");
-        let want = if generation == "v1" { "InvalidAccessKeySecret" } else { "SignatureDoesNotMatch" };
-        assert_eq!(wrong["code"], want, "{generation}");
-        assert_eq!(step(&lines, "DisabledKey")["code"], "Rejected.Disabled", "{generation}");
+    for db in EVERY_DB {
+        let server = Server::start_db("api-kms", db, &[], BOOTSTRAP);
+        for generation in ["v1", "v3"] {
+            let lines = run_sdk(&server, &[generation]);
+            assert_eq!(step(&lines, "CreateKey")["ok"], true, "{db:?} {generation}: {lines:?}");
+            assert_eq!(step(&lines, "DescribeKey")["state"], "Enabled", "{db:?} {generation}");
+            assert_eq!(step(&lines, "GenerateDataKey")["bytes"], 16, "{db:?} {generation}");
+            assert_eq!(step(&lines, "Decrypt")["same"], true, "{db:?} {generation}: the data key round-trips");
+            assert_eq!(step(&lines, "DecryptWrongContext")["code"], "InvalidCiphertext", "{db:?} {generation}");
+            assert_eq!(step(&lines, "EncryptDecrypt")["plain"], "db password", "{db:?} {generation}");
+            // V1's SDK turns a mismatch whose server string-to-sign equals its own into
+            // InvalidAccessKeySecret: proof that both sides canonicalise the same way.
+            let wrong = step(&lines, "WrongSecret");
+            let want = if generation == "v1" { "InvalidAccessKeySecret" } else { "SignatureDoesNotMatch" };
+            assert_eq!(wrong["code"], want, "{db:?} {generation}");
+            assert_eq!(step(&lines, "DisabledKey")["code"], "Rejected.Disabled", "{db:?} {generation}");
+        }
+        let log = server.log();
+        assert!(log.contains("action=GenerateDataKey outcome=\"OK\""), "calls are logged");
+        assert!(!log.contains(SECRET), "the secret never reaches the log");
     }
-    let log = server.log();
-    assert!(log.contains("action=GenerateDataKey outcome=\"OK\""), "calls are logged");
-    assert!(!log.contains(SECRET), "the secret never reaches the log");
 }
 
 #[test]
 fn disabling_the_default_cmk_through_the_api_refuses_the_next_publish() {
-    let server = Server::start_env("api-disable", &[], BOOTSTRAP);
-    // The log reader hands the ready line over before appending it to the log.
-    assert!(server.wait_log("kms_default_key=", 5), "{}", server.log());
-    let log = server.log();
-    let cmk = log
-        .split("kms_default_key=\"")
-        .nth(1)
-        .and_then(|r| r.split('"').next())
-        .expect("default key in the ready line")
-        .to_string();
-    let lines = run_sdk(&server, &["v1", "disable", &cmk]);
-    assert_eq!(step(&lines, "DisableGivenKey")["ok"], true, "{lines:?}");
-    let out = wait_output(push(&server.rtmp_url("live/after"), 1, false));
-    assert!(!out.status.success(), "a publish needing a disabled CMK must fail");
-    assert!(server.wait_log("cannot provision the stream encryption key", 5), "{}", server.log());
+    for db in EVERY_DB {
+        let server = Server::start_db("api-disable", db, &[], BOOTSTRAP);
+        // The log reader hands the ready line over before appending it to the log.
+        assert!(server.wait_log("kms_default_key=", 5), "{}", server.log());
+        let log = server.log();
+        let cmk = log
+            .split("kms_default_key=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .expect("default key in the ready line")
+            .to_string();
+        let lines = run_sdk(&server, &["v1", "disable", &cmk]);
+        assert_eq!(step(&lines, "DisableGivenKey")["ok"], true, "{lines:?}");
+        let out = wait_output(push(&server.rtmp_url("live/after"), 1, false));
+        assert!(!out.status.success(), "a publish needing a disabled CMK must fail");
+        assert!(server.wait_log("cannot provision the stream encryption key", 5), "{}", server.log());
+    }
 }
 
 #[test]
@@ -112,55 +116,61 @@ fn status_for_host(server: &Server, host: &str) -> (u16, String) {
 
 #[test]
 fn both_sdk_generations_set_and_delete_domain_functions_with_effect() {
-    let server = Server::start_env("api-live", &[], BOOTSTRAP);
-    for (generation, domain) in [("v1", "play1.example.com"), ("v3", "play3.example.com")] {
-        let r = live(&server, generation, "add", domain);
-        assert_eq!(r["ok"], true, "{generation}: {r}");
-        // https_force needs a certificate to redirect to.
-        let leaf = sealcast_tls::test_pki::TestCa::new("CA").leaf(&[domain], sealcast_tls::test_pki::KeyAlg::P256);
-        let (c, k) = (server.dir.join(format!("{domain}.crt")), server.dir.join(format!("{domain}.key")));
-        std::fs::write(&c, &leaf.chain_pem).expect("cert");
-        std::fs::write(&k, &leaf.key_pem).expect("key");
-        server.cli_ok(&[
-            "cert",
-            "set",
-            "--domain",
-            domain,
-            "--name",
-            domain,
-            "--cert",
-            c.to_str().expect("utf8"),
-            "--key",
-            k.to_str().expect("utf8"),
-        ]);
-        assert_ne!(status_for_host(&server, domain).0, 301);
-        let r = live(&server, generation, "force-on", domain);
-        assert_eq!(r["ok"], true, "{generation}: {r}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while status_for_host(&server, domain).0 != 301 {
-            assert!(std::time::Instant::now() < deadline, "{generation}: https_force did not take effect");
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        let (_, location) = status_for_host(&server, domain);
-        assert!(location.starts_with(&format!("https://{domain}:")), "{location}");
-        let r = live(&server, generation, "describe", domain);
-        let configs = r["body"]["DomainConfigs"]["DomainConfig"].as_array().expect("configs").clone();
-        let force = configs.iter().find(|c| c["FunctionName"] == "https_force").expect("https_force");
-        let args = force["FunctionArgs"]["FunctionArg"].as_array().expect("args");
-        assert!(args.iter().any(|a| a["ArgName"] == "enable" && a["ArgValue"] == "on"), "{r}");
-        assert_eq!(configs.len(), 2, "only the requested functions: {r}");
-        // TLS 1.0 is refused with the reason; nothing changes.
-        let r = live(&server, generation, "bad-arg", domain);
-        assert_eq!((r["ok"].clone(), r["code"].clone()), (Value::Bool(false), Value::from("InvalidParameter")), "{r}");
-        assert!(r["message"].as_str().unwrap_or("").contains("unsupported as insecure"), "{r}");
-        let r = live(&server, generation, "missing-domain", "nowhere.example.com");
-        assert_eq!(r["code"], "InvalidDomain.NotFound", "{r}");
-        let r = live(&server, generation, "force-off", domain);
-        assert_eq!(r["ok"], true, "{r}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while status_for_host(&server, domain).0 == 301 {
-            assert!(std::time::Instant::now() < deadline, "{generation}: deleting https_force did not take effect");
-            std::thread::sleep(std::time::Duration::from_millis(50));
+    for db in EVERY_DB {
+        let server = Server::start_db("api-live", db, &[], BOOTSTRAP);
+        for (generation, domain) in [("v1", "play1.example.com"), ("v3", "play3.example.com")] {
+            let r = live(&server, generation, "add", domain);
+            assert_eq!(r["ok"], true, "{db:?} {generation}: {r}");
+            // https_force needs a certificate to redirect to.
+            let leaf = sealcast_tls::test_pki::TestCa::new("CA").leaf(&[domain], sealcast_tls::test_pki::KeyAlg::P256);
+            let (c, k) = (server.dir.join(format!("{domain}.crt")), server.dir.join(format!("{domain}.key")));
+            std::fs::write(&c, &leaf.chain_pem).expect("cert");
+            std::fs::write(&k, &leaf.key_pem).expect("key");
+            server.cli_ok(&[
+                "cert",
+                "set",
+                "--domain",
+                domain,
+                "--name",
+                domain,
+                "--cert",
+                c.to_str().expect("utf8"),
+                "--key",
+                k.to_str().expect("utf8"),
+            ]);
+            assert_ne!(status_for_host(&server, domain).0, 301);
+            let r = live(&server, generation, "force-on", domain);
+            assert_eq!(r["ok"], true, "{db:?} {generation}: {r}");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while status_for_host(&server, domain).0 != 301 {
+                assert!(std::time::Instant::now() < deadline, "{db:?} {generation}: https_force did not take effect");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let (_, location) = status_for_host(&server, domain);
+            assert!(location.starts_with(&format!("https://{domain}:")), "{location}");
+            let r = live(&server, generation, "describe", domain);
+            let configs = r["body"]["DomainConfigs"]["DomainConfig"].as_array().expect("configs").clone();
+            let force = configs.iter().find(|c| c["FunctionName"] == "https_force").expect("https_force");
+            let args = force["FunctionArgs"]["FunctionArg"].as_array().expect("args");
+            assert!(args.iter().any(|a| a["ArgName"] == "enable" && a["ArgValue"] == "on"), "{r}");
+            assert_eq!(configs.len(), 2, "only the requested functions: {r}");
+            // TLS 1.0 is refused with the reason; nothing changes.
+            let r = live(&server, generation, "bad-arg", domain);
+            assert_eq!(
+                (r["ok"].clone(), r["code"].clone()),
+                (Value::Bool(false), Value::from("InvalidParameter")),
+                "{r}"
+            );
+            assert!(r["message"].as_str().unwrap_or("").contains("unsupported as insecure"), "{r}");
+            let r = live(&server, generation, "missing-domain", "nowhere.example.com");
+            assert_eq!(r["code"], "InvalidDomain.NotFound", "{r}");
+            let r = live(&server, generation, "force-off", domain);
+            assert_eq!(r["ok"], true, "{r}");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while status_for_host(&server, domain).0 == 301 {
+                assert!(std::time::Instant::now() < deadline, "{db:?} {generation}: deleting https_force did not take effect");
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         }
     }
 }

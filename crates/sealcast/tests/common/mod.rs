@@ -15,8 +15,34 @@ pub fn require(tool: &str) {
     assert!(found.unwrap_or(false), "{tool} is required for this test: run ./scripts/test, which installs it");
 }
 
+/// The database a test server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    /// SQLite in the data directory (the default).
+    Sqlite,
+    /// A fresh database on the PostgreSQL server of `SEALCAST_TEST_POSTGRES_URL`.
+    Postgres,
+}
+
+/// Both databases, for tests that run the same checks on each.
+pub const EVERY_DB: [Db; 2] = [Db::Sqlite, Db::Postgres];
+
+fn database_url(db: Db) -> Option<String> {
+    match db {
+        Db::Sqlite => None,
+        Db::Postgres => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            Some(rt.block_on(sealcast_store::testing::fresh_postgres_url()).expect("create a PostgreSQL test database"))
+        }
+    }
+}
+
 pub struct Server {
     child: Option<Child>,
+    /// `--database-url` of this server (None: SQLite in the data dir).
+    pub database_url: Option<String>,
+    extra: Vec<String>,
+    env: Vec<(String, String)>,
     pub dir: PathBuf,
     pub rtmp: SocketAddr,
     pub http: SocketAddr,
@@ -51,17 +77,39 @@ impl Server {
     }
 
     pub fn start_in(dir: PathBuf, extra: &[&str]) -> Server {
-        Self::start_with_env(dir, extra, &[])
+        Self::start_with_env(dir, extra, &[], None)
     }
 
     /// Starts with extra environment variables (others that change behaviour are removed).
     pub fn start_env(tag: &str, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        Self::start_with_env(unique_dir(tag), extra, env)
+        Self::start_with_env(unique_dir(tag), extra, env, None)
     }
 
-    fn start_with_env(dir: PathBuf, extra: &[&str], env: &[(&str, &str)]) -> Server {
+    /// Starts on the given database.
+    pub fn start_db(tag: &str, db: Db, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let tag = format!("{tag}-{db:?}").to_lowercase();
+        Self::start_with_env(unique_dir(&tag), extra, env, database_url(db))
+    }
+
+    /// Stops the server and starts it again on the same data directory and database.
+    pub fn restart(mut self) -> Server {
+        assert!(self.stop(10), "the server did not stop");
+        let extra: Vec<String> = std::mem::take(&mut self.extra);
+        let env: Vec<(String, String)> = std::mem::take(&mut self.env);
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        // The old handle must not delete the directory the new server uses.
+        let dir = std::mem::take(&mut self.dir);
+        Self::start_with_env(dir, &extra, &env, self.database_url.clone())
+    }
+
+    fn start_with_env(dir: PathBuf, extra: &[&str], env: &[(&str, &str)], database_url: Option<String>) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealcast"));
         cmd.env_remove("SEALCAST_BOOTSTRAP_ACCESS_KEY_ID").env_remove("SEALCAST_BOOTSTRAP_ACCESS_KEY_SECRET");
+        cmd.env_remove("SEALCAST_DATABASE_URL");
+        if let Some(url) = &database_url {
+            cmd.env("SEALCAST_DATABASE_URL", url);
+        }
         cmd.envs(env.iter().copied());
         let mut child = cmd
             .arg("serve")
@@ -106,6 +154,9 @@ impl Server {
             https: field(&ready, "https"),
             api: field(&ready, "api"),
             child: Some(child),
+            database_url,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             dir,
             log,
         };
@@ -124,8 +175,12 @@ impl Server {
 
     /// Runs `sealcast ARGS… --data-dir <this server's>` (the CLI beside the running server).
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sealcast"))
-            .args(args)
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sealcast"));
+        cmd.env_remove("SEALCAST_DATABASE_URL");
+        if let Some(url) = &self.database_url {
+            cmd.env("SEALCAST_DATABASE_URL", url);
+        }
+        cmd.args(args)
             .args(["--data-dir", self.dir.join("data").to_str().expect("utf8 path")])
             .env_remove("SEALCAST_ROOT_KEY")
             .stdin(Stdio::null())
