@@ -130,6 +130,73 @@ pub struct AccessKeyRecord {
     pub created_at: i64,
 }
 
+/// A control API user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub user_name: String,
+    pub display_name: String,
+    pub created_at: i64,
+}
+
+/// A RAM-style policy document (JSON) with its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRecord {
+    pub policy_name: String,
+    pub document: String,
+    pub description: String,
+    pub created_at: i64,
+}
+
+/// One audited API call. Never holds secret parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Assigned by the database (0 before insertion).
+    pub id: i64,
+    pub at: i64,
+    pub request_id: String,
+    pub access_key_id: String,
+    pub user_name: String,
+    pub action: String,
+    pub resource: String,
+    /// `OK` or the error code.
+    pub result: String,
+    pub source_ip: String,
+}
+
+/// Which audit records to read, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub user_name: Option<String>,
+    pub action: Option<String>,
+    pub limit: i64,
+}
+
+/// A transcoding template of a push domain's app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TranscodeRecord {
+    pub domain: String,
+    pub app: String,
+    pub template: String,
+    /// `standard` or `custom`.
+    pub kind: String,
+    /// The template's parameters as JSON.
+    pub params: String,
+    pub created_at: i64,
+}
+
+/// A stream whose publishing is forbidden.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamBlockRecord {
+    pub domain: String,
+    pub app: String,
+    pub stream: String,
+    /// Unix seconds when the block ends; `None` until ResumeLiveStream.
+    pub resume_at: Option<i64>,
+    pub created_at: i64,
+}
+
 fn access_key_row(r: &AnyRow) -> Result<AccessKeyRecord, StoreError> {
     Ok(AccessKeyRecord {
         access_key_id: r.try_get(0)?,
@@ -635,9 +702,376 @@ impl Store {
         rows.iter().map(cert_row).collect()
     }
 
+    pub async fn access_key_delete(&self, id: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM access_keys WHERE access_key_id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    pub async fn kms_list_versions(&self, key_id: &str) -> Result<Vec<KmsKeyVersionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT key_id, version_id, sealed_material, created_at FROM kms_key_versions WHERE key_id = $1 \
+             ORDER BY created_at, version_id",
+        )
+        .bind(key_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(KmsKeyVersionRecord {
+                    key_id: r.try_get(0)?,
+                    version_id: r.try_get(1)?,
+                    sealed_material: r.try_get(2)?,
+                    created_at: r.try_get(3)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every alias as (alias, key id), sorted by alias.
+    pub async fn kms_list_aliases(&self) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT alias, key_id FROM kms_aliases ORDER BY alias").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    }
+
+    pub async fn kms_delete_alias(&self, alias: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM kms_aliases WHERE alias = $1")
+            .bind(alias)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Deletes a key with its versions and aliases (after its pending-deletion window).
+    pub async fn kms_delete_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM kms_aliases WHERE key_id = $1").bind(key_id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM kms_key_versions WHERE key_id = $1").bind(key_id).execute(&mut *tx).await?;
+        let n =
+            sqlx::query("DELETE FROM kms_keys WHERE key_id = $1").bind(key_id).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    pub async fn user_insert(&self, u: &UserRecord) -> Result<(), StoreError> {
+        let r = sqlx::query("INSERT INTO users (user_name, display_name, created_at) VALUES ($1, $2, $3)")
+            .bind(&u.user_name)
+            .bind(&u.display_name)
+            .bind(u.created_at)
+            .execute(&self.pool)
+            .await;
+        unique(r, || format!("user {}", u.user_name))
+    }
+
+    pub async fn user_get(&self, name: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query("SELECT user_name, display_name, created_at FROM users WHERE user_name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok(UserRecord { user_name: r.try_get(0)?, display_name: r.try_get(1)?, created_at: r.try_get(2)? }))
+            .transpose()
+    }
+
+    pub async fn user_list(&self) -> Result<Vec<UserRecord>, StoreError> {
+        let rows = sqlx::query("SELECT user_name, display_name, created_at FROM users ORDER BY user_name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserRecord { user_name: r.try_get(0)?, display_name: r.try_get(1)?, created_at: r.try_get(2)? })
+            })
+            .collect()
+    }
+
+    /// Deletes a user with its access keys and policy attachments.
+    pub async fn user_delete(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM access_keys WHERE user_name = $1").bind(name).execute(&mut *tx).await?;
+        let n =
+            sqlx::query("DELETE FROM users WHERE user_name = $1").bind(name).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Creates a policy, or replaces the document and description of an existing one.
+    pub async fn policy_put(&self, p: &PolicyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO policies (policy_name, document, description, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (policy_name) DO UPDATE SET document = excluded.document, description = excluded.description",
+        )
+        .bind(&p.policy_name)
+        .bind(&p.document)
+        .bind(&p.description)
+        .bind(p.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn policy_get(&self, name: &str) -> Result<Option<PolicyRecord>, StoreError> {
+        let row =
+            sqlx::query("SELECT policy_name, document, description, created_at FROM policies WHERE policy_name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| policy_row(&r)).transpose()
+    }
+
+    pub async fn policy_list(&self) -> Result<Vec<PolicyRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT policy_name, document, description, created_at FROM policies ORDER BY policy_name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(policy_row).collect()
+    }
+
+    /// Deletes a policy and its attachments.
+    pub async fn policy_delete(&self, name: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM user_policies WHERE policy_name = $1").bind(name).execute(&mut *tx).await?;
+        let n = sqlx::query("DELETE FROM policies WHERE policy_name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(n == 1)
+    }
+
+    /// Attaches a policy to a user (idempotent).
+    pub async fn policy_attach(&self, user: &str, policy: &str) -> Result<(), StoreError> {
+        if self.user_get(user).await?.is_none() {
+            return Err(StoreError::NotFound(format!("user {user}")));
+        }
+        if self.policy_get(policy).await?.is_none() {
+            return Err(StoreError::NotFound(format!("policy {policy}")));
+        }
+        sqlx::query(
+            "INSERT INTO user_policies (user_name, policy_name) VALUES ($1, $2) ON CONFLICT (user_name, policy_name) DO NOTHING",
+        )
+        .bind(user)
+        .bind(policy)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Returns whether it was attached.
+    pub async fn policy_detach(&self, user: &str, policy: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM user_policies WHERE user_name = $1 AND policy_name = $2")
+            .bind(user)
+            .bind(policy)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// The policies attached to a user.
+    pub async fn policies_of_user(&self, user: &str) -> Result<Vec<PolicyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.policy_name, p.document, p.description, p.created_at FROM policies p \
+             JOIN user_policies u ON u.policy_name = p.policy_name WHERE u.user_name = $1 ORDER BY p.policy_name",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(policy_row).collect()
+    }
+
+    /// Appends an audit record; returns its id.
+    pub async fn audit_insert(&self, a: &AuditRecord) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO audit_log (at, request_id, access_key_id, user_name, action, resource, result, source_ip) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(a.at)
+        .bind(&a.request_id)
+        .bind(&a.access_key_id)
+        .bind(&a.user_name)
+        .bind(&a.action)
+        .bind(&a.resource)
+        .bind(&a.result)
+        .bind(&a.source_ip)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Audit records matching `q`, newest first.
+    pub async fn audit_query(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, at, request_id, access_key_id, user_name, action, resource, result, source_ip FROM audit_log \
+             WHERE at >= $1 AND at <= $2 AND ($3 = '' OR user_name = $3) AND ($4 = '' OR action = $4) \
+             ORDER BY id DESC LIMIT $5",
+        )
+        .bind(q.since.unwrap_or(i64::MIN))
+        .bind(q.until.unwrap_or(i64::MAX))
+        .bind(q.user_name.clone().unwrap_or_default())
+        .bind(q.action.clone().unwrap_or_default())
+        .bind(q.limit.clamp(1, 100_000))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRecord {
+                    id: r.try_get(0)?,
+                    at: r.try_get(1)?,
+                    request_id: r.try_get(2)?,
+                    access_key_id: r.try_get(3)?,
+                    user_name: r.try_get(4)?,
+                    action: r.try_get(5)?,
+                    resource: r.try_get(6)?,
+                    result: r.try_get(7)?,
+                    source_ip: r.try_get(8)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Inserts or replaces a template (its creation time is kept).
+    pub async fn transcode_put(&self, t: &TranscodeRecord) -> Result<(), StoreError> {
+        let r = sqlx::query(
+            "INSERT INTO transcode_templates (domain, app, template, kind, params, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (domain, app, template) DO UPDATE SET kind = excluded.kind, params = excluded.params",
+        )
+        .bind(&t.domain)
+        .bind(&t.app)
+        .bind(&t.template)
+        .bind(&t.kind)
+        .bind(&t.params)
+        .bind(t.created_at)
+        .execute(&self.pool)
+        .await;
+        match r {
+            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
+                Err(StoreError::NotFound(format!("domain {}", t.domain)))
+            }
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    /// The templates of a domain (every domain when `None`).
+    pub async fn transcode_list(&self, domain: Option<&str>) -> Result<Vec<TranscodeRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT domain, app, template, kind, params, created_at FROM transcode_templates \
+             WHERE ($1 = '' OR domain = $1) ORDER BY domain, app, template",
+        )
+        .bind(domain.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TranscodeRecord {
+                    domain: r.try_get(0)?,
+                    app: r.try_get(1)?,
+                    template: r.try_get(2)?,
+                    kind: r.try_get(3)?,
+                    params: r.try_get(4)?,
+                    created_at: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn transcode_delete(&self, domain: &str, app: &str, template: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM transcode_templates WHERE domain = $1 AND app = $2 AND template = $3")
+            .bind(domain)
+            .bind(app)
+            .bind(template)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Forbids publishing a stream (replacing an earlier block of it).
+    pub async fn block_put(&self, b: &StreamBlockRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO stream_blocks (domain, app, stream, resume_at, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (domain, app, stream) DO UPDATE SET resume_at = excluded.resume_at, created_at = excluded.created_at",
+        )
+        .bind(&b.domain)
+        .bind(&b.app)
+        .bind(&b.stream)
+        .bind(b.resume_at)
+        .bind(b.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn block_get(
+        &self,
+        domain: &str,
+        app: &str,
+        stream: &str,
+    ) -> Result<Option<StreamBlockRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT domain, app, stream, resume_at, created_at FROM stream_blocks WHERE domain = $1 AND app = $2 AND stream = $3",
+        )
+        .bind(domain)
+        .bind(app)
+        .bind(stream)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| block_row(&r)).transpose()
+    }
+
+    pub async fn block_list(&self) -> Result<Vec<StreamBlockRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT domain, app, stream, resume_at, created_at FROM stream_blocks ORDER BY domain, app, stream",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(block_row).collect()
+    }
+
+    /// Lifts a block; returns whether there was one.
+    pub async fn block_delete(&self, domain: &str, app: &str, stream: &str) -> Result<bool, StoreError> {
+        let n = sqlx::query("DELETE FROM stream_blocks WHERE domain = $1 AND app = $2 AND stream = $3")
+            .bind(domain)
+            .bind(app)
+            .bind(stream)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Closes the pool (flushes WAL on the last connection).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+fn policy_row(r: &AnyRow) -> Result<PolicyRecord, StoreError> {
+    Ok(PolicyRecord {
+        policy_name: r.try_get(0)?,
+        document: r.try_get(1)?,
+        description: r.try_get(2)?,
+        created_at: r.try_get(3)?,
+    })
+}
+
+fn block_row(r: &AnyRow) -> Result<StreamBlockRecord, StoreError> {
+    Ok(StreamBlockRecord {
+        domain: r.try_get(0)?,
+        app: r.try_get(1)?,
+        stream: r.try_get(2)?,
+        resume_at: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+    })
+}
+
+/// Maps a unique violation to [`StoreError::Conflict`].
+fn unique<T>(r: Result<T, sqlx::Error>, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    match r {
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(what())),
+        other => other.map(|_| ()).map_err(Into::into),
     }
 }
 
@@ -858,6 +1292,122 @@ mod tests {
             assert!(s.domain_delete("play.example.com").await.expect("delete domain"));
             assert!(s.cert_list().await.expect("list").is_empty(), "certificate deleted with its domain");
             assert!(s.config_generation().await.expect("gen") >= 7, "every change bumps the generation");
+        }
+    }
+
+    #[tokio::test]
+    async fn identity_audit_transcode_and_block_rows() {
+        for s in testing::every_backend().await {
+            // Migration 0005 ships the administrator policy.
+            assert!(s.policy_get("AdministratorAccess").await.expect("get").is_some());
+            let u = UserRecord { user_name: "alice".into(), display_name: "Alice".into(), created_at: 1 };
+            s.user_insert(&u).await.expect("user");
+            assert!(matches!(s.user_insert(&u).await, Err(StoreError::Conflict(_))));
+            let p = PolicyRecord {
+                policy_name: "ReadOnly".into(),
+                document: "{}".into(),
+                description: "d".into(),
+                created_at: 2,
+            };
+            s.policy_put(&p).await.expect("policy");
+            s.policy_put(&PolicyRecord { document: "{\"v\":2}".into(), ..p.clone() }).await.expect("replace");
+            s.policy_attach("alice", "ReadOnly").await.expect("attach");
+            s.policy_attach("alice", "ReadOnly").await.expect("attach twice is fine");
+            assert!(matches!(s.policy_attach("bob", "ReadOnly").await, Err(StoreError::NotFound(_))));
+            assert!(matches!(s.policy_attach("alice", "Nope").await, Err(StoreError::NotFound(_))));
+            let attached = s.policies_of_user("alice").await.expect("policies");
+            assert_eq!(attached.len(), 1);
+            assert_eq!(attached[0].document, "{\"v\":2}");
+            assert!(s.policy_detach("alice", "ReadOnly").await.expect("detach"));
+            assert!(s.policies_of_user("alice").await.expect("policies").is_empty());
+            s.policy_attach("alice", "ReadOnly").await.expect("attach");
+            assert!(s.policy_delete("ReadOnly").await.expect("delete"));
+            assert!(s.policies_of_user("alice").await.expect("policies").is_empty(), "attachments go with it");
+            let ak = AccessKeyRecord {
+                access_key_id: "AK-alice".into(),
+                user_name: "alice".into(),
+                secret_blob: vec![1],
+                secret_nonce: vec![2],
+                secret_sealed: vec![3],
+                state: "Active".into(),
+                created_at: 3,
+            };
+            s.access_key_insert(&ak).await.expect("key");
+            assert!(s.user_delete("alice").await.expect("delete"));
+            assert!(s.access_key_get("AK-alice").await.expect("get").is_none(), "keys go with their user");
+            assert_eq!(s.user_list().await.expect("users").len(), 0);
+
+            let rec = |at: i64, user: &str, action: &str| AuditRecord {
+                id: 0,
+                at,
+                request_id: format!("r{at}"),
+                access_key_id: "AK".into(),
+                user_name: user.into(),
+                action: action.into(),
+                resource: "acs:kms:*:*:key/k".into(),
+                result: "OK".into(),
+                source_ip: "127.0.0.1".into(),
+            };
+            let first = s.audit_insert(&rec(10, "alice", "Decrypt")).await.expect("audit");
+            let second = s.audit_insert(&rec(20, "bob", "Encrypt")).await.expect("audit");
+            assert!(second > first);
+            let all = s.audit_query(&AuditQuery { limit: 10, ..AuditQuery::default() }).await.expect("query");
+            assert_eq!(all.iter().map(|a| a.at).collect::<Vec<_>>(), vec![20, 10], "newest first");
+            assert_eq!(all[1], AuditRecord { id: first, ..rec(10, "alice", "Decrypt") });
+            let q = AuditQuery { user_name: Some("alice".into()), limit: 10, ..AuditQuery::default() };
+            assert_eq!(s.audit_query(&q).await.expect("query").len(), 1);
+            let q = AuditQuery { since: Some(15), action: Some("Encrypt".into()), limit: 10, ..AuditQuery::default() };
+            assert_eq!(s.audit_query(&q).await.expect("query").len(), 1);
+            let q = AuditQuery { until: Some(5), limit: 10, ..AuditQuery::default() };
+            assert!(s.audit_query(&q).await.expect("query").is_empty());
+
+            let t = TranscodeRecord {
+                domain: "push.example.com".into(),
+                app: "live".into(),
+                template: "lld".into(),
+                kind: "standard".into(),
+                params: "{}".into(),
+                created_at: 4,
+            };
+            assert!(matches!(s.transcode_put(&t).await, Err(StoreError::NotFound(_))), "the domain must exist");
+            s.domain_insert(&DomainRecord { name: t.domain.clone(), config: "{}".into(), created_at: 1 })
+                .await
+                .expect("domain");
+            s.transcode_put(&t).await.expect("put");
+            s.transcode_put(&TranscodeRecord { params: "{\"a\":1}".into(), created_at: 9, ..t.clone() })
+                .await
+                .expect("update");
+            let list = s.transcode_list(Some("push.example.com")).await.expect("list");
+            assert_eq!((list.len(), list[0].params.as_str(), list[0].created_at), (1, "{\"a\":1}", 4));
+            assert!(s.transcode_list(Some("other.example.com")).await.expect("list").is_empty());
+            assert!(s.transcode_delete("push.example.com", "live", "lld").await.expect("delete"));
+            assert!(!s.transcode_delete("push.example.com", "live", "lld").await.expect("delete again"));
+
+            let b = StreamBlockRecord {
+                domain: "push.example.com".into(),
+                app: "live".into(),
+                stream: "s".into(),
+                resume_at: Some(100),
+                created_at: 5,
+            };
+            s.block_put(&b).await.expect("block");
+            s.block_put(&StreamBlockRecord { resume_at: None, ..b.clone() }).await.expect("block again");
+            assert_eq!(
+                s.block_get("push.example.com", "live", "s").await.expect("get").and_then(|b| b.resume_at),
+                None
+            );
+            assert_eq!(s.block_list().await.expect("list").len(), 1);
+            assert!(s.block_delete("push.example.com", "live", "s").await.expect("delete"));
+            assert!(s.block_get("push.example.com", "live", "s").await.expect("get").is_none());
+
+            let (k, v) = key("k9");
+            s.kms_insert_key(&k, &v).await.expect("key");
+            s.kms_set_alias("alias/k9", "k9").await.expect("alias");
+            assert_eq!(s.kms_list_aliases().await.expect("aliases"), vec![("alias/k9".to_string(), "k9".to_string())]);
+            assert_eq!(s.kms_list_versions("k9").await.expect("versions").len(), 1);
+            assert!(s.kms_delete_key("k9").await.expect("delete"));
+            assert!(s.kms_list_aliases().await.expect("aliases").is_empty());
+            assert!(s.kms_get_version("k9", "v1").await.expect("version").is_none());
         }
     }
 

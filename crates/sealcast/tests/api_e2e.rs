@@ -168,7 +168,10 @@ fn both_sdk_generations_set_and_delete_domain_functions_with_effect() {
             assert_eq!(r["ok"], true, "{r}");
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
             while status_for_host(&server, domain).0 == 301 {
-                assert!(std::time::Instant::now() < deadline, "{db:?} {generation}: deleting https_force did not take effect");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{db:?} {generation}: deleting https_force did not take effect"
+                );
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
