@@ -33,6 +33,9 @@ fn kms_error(e: KmsError) -> ApiError {
             ApiError::new(400, "InvalidCiphertext", format!("The specified Ciphertext is invalid: {e}"))
         }
         KmsError::InvalidParameter(why) => ApiError::new(400, "InvalidParameter", why),
+        KmsError::AliasExists(a) => {
+            ApiError::new(409, "Rejected.AliasAlreadyExists", format!("The alias {a} is already in use."))
+        }
         other => {
             tracing::error!(error = %other, "KMS failure");
             ApiError::new(500, "InternalFailure", "The KMS could not process the request.")
@@ -65,7 +68,7 @@ fn rfc3339(t: i64) -> String {
 fn metadata(k: &KmsKeyRecord) -> Value {
     let mut m = Map::new();
     m.insert("KeyId".into(), json!(k.key_id));
-    m.insert("Arn".into(), json!(format!("acs:kms:local:sealcast:key/{}", k.key_id)));
+    m.insert("Arn".into(), json!(arn(&k.key_id)));
     m.insert("Description".into(), json!(k.description));
     m.insert("KeyState".into(), json!(k.state));
     m.insert("KeySpec".into(), json!(k.key_spec));
@@ -78,6 +81,40 @@ fn metadata(k: &KmsKeyRecord) -> Value {
         m.insert("DeleteDate".into(), json!(rfc3339(d)));
     }
     Value::Object(m)
+}
+
+fn arn(key_id: &str) -> String {
+    format!("acs:kms:local:sealcast:key/{key_id}")
+}
+
+/// `PageNumber` (from 1) and `PageSize` (1..=100, default 10) applied to `items`, with the
+/// paging fields of the response.
+pub(crate) fn page<T: Clone>(call: &Call, items: &[T]) -> Result<(Vec<T>, Value), ApiError> {
+    let number = match call.get("PageNumber") {
+        None => 1,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| ApiError::invalid("PageNumber", "must be 1 or more"))?,
+    };
+    let size = match call.get("PageSize") {
+        None => 10,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| ApiError::invalid("PageSize", "must be 1 to 100"))?,
+    };
+    let slice = items.iter().skip((number - 1).saturating_mul(size)).take(size).cloned().collect();
+    Ok((slice, json!({"TotalCount": items.len(), "PageNumber": number, "PageSize": size})))
+}
+
+fn with_paging(mut body: Value, paging: Value) -> Value {
+    if let (Value::Object(b), Value::Object(p)) = (&mut body, paging) {
+        b.extend(p);
+    }
+    body
 }
 
 /// Runs one KMS action; returns the response fields (without RequestId).
@@ -94,6 +131,58 @@ pub async fn dispatch(kms: &BuiltinKms, call: &Call) -> Result<Value, ApiError> 
         "EnableKey" | "DisableKey" => {
             kms.set_enabled(call.require("KeyId")?, call.action == "EnableKey").await.map_err(kms_error)?;
             Ok(json!({}))
+        }
+        "ListKeys" => {
+            let keys = kms.list_keys().await.map_err(kms_error)?;
+            let (keys, paging) = page(call, &keys)?;
+            let keys: Vec<Value> = keys.iter().map(|k| json!({"KeyId": k.key_id, "KeyArn": arn(&k.key_id)})).collect();
+            Ok(with_paging(json!({"Keys": {"Key": keys}}), paging))
+        }
+        "ScheduleKeyDeletion" => {
+            let days = call
+                .require("PendingWindowInDays")?
+                .parse::<i64>()
+                .map_err(|_| ApiError::invalid("PendingWindowInDays", "must be a number of days, 7 to 366"))?;
+            kms.schedule_key_deletion(call.require("KeyId")?, days).await.map_err(kms_error)?;
+            Ok(json!({}))
+        }
+        "CancelKeyDeletion" => {
+            kms.cancel_key_deletion(call.require("KeyId")?).await.map_err(kms_error)?;
+            Ok(json!({}))
+        }
+        "CreateKeyVersion" => {
+            let key_id = call.require("KeyId")?;
+            let version = kms.rotate_key(key_id).await.map_err(kms_error)?;
+            let k = kms.describe_key(key_id).await.map_err(kms_error)?;
+            let (_, versions) = kms.list_key_versions(&k.key_id).await.map_err(kms_error)?;
+            let created = versions.iter().find(|v| v.0 == version).map_or(0, |v| v.1);
+            Ok(json!({"KeyVersion": {"KeyId": k.key_id, "KeyVersionId": version, "CreationDate": rfc3339(created)}}))
+        }
+        "ListKeyVersions" => {
+            let (key_id, versions) = kms.list_key_versions(call.require("KeyId")?).await.map_err(kms_error)?;
+            let (versions, paging) = page(call, &versions)?;
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|(v, at)| json!({"KeyId": key_id, "KeyVersionId": v, "CreationDate": rfc3339(*at)}))
+                .collect();
+            Ok(with_paging(json!({"KeyVersions": {"KeyVersion": versions}}), paging))
+        }
+        "CreateAlias" => {
+            kms.create_alias(call.require("AliasName")?, call.require("KeyId")?).await.map_err(kms_error)?;
+            Ok(json!({}))
+        }
+        "DeleteAlias" => {
+            kms.delete_alias(call.require("AliasName")?).await.map_err(kms_error)?;
+            Ok(json!({}))
+        }
+        "ListAliases" => {
+            let aliases = kms.list_aliases().await.map_err(kms_error)?;
+            let (aliases, paging) = page(call, &aliases)?;
+            let aliases: Vec<Value> = aliases
+                .iter()
+                .map(|(a, k)| json!({"AliasName": a, "KeyId": k, "AliasArn": format!("acs:kms:local:sealcast:{a}")}))
+                .collect();
+            Ok(with_paging(json!({"Aliases": {"Alias": aliases}}), paging))
         }
         "GenerateDataKey" => {
             let key_id = call.require("KeyId")?;

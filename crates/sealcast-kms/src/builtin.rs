@@ -144,6 +144,95 @@ impl BuiltinKms {
         self.resolve_any_state(Some(key_id)).await
     }
 
+    /// Every CMK (keys past their deletion date are purged first).
+    pub async fn list_keys(&self) -> Result<Vec<KmsKeyRecord>, KmsError> {
+        let mut out = Vec::new();
+        for id in self.store.kms_list_keys().await? {
+            match self.resolve_any_state(Some(&id)).await {
+                Ok(k) => out.push(k),
+                Err(KmsError::KeyNotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Schedules a CMK for deletion after `pending_days` (7..=366). Until then it can be
+    /// recovered with [`BuiltinKms::cancel_key_deletion`]; it neither encrypts nor decrypts.
+    pub async fn schedule_key_deletion(&self, key_id: &str, pending_days: i64) -> Result<KmsKeyRecord, KmsError> {
+        if !(7..=366).contains(&pending_days) {
+            return Err(KmsError::InvalidParameter(format!(
+                "PendingWindowInDays must be 7 to 366, got {pending_days}"
+            )));
+        }
+        let rec = self.resolve_any_state(Some(key_id)).await?;
+        if rec.key_id == self.default_key {
+            return Err(KmsError::InvalidParameter(format!(
+                "{} is Sealcast's default key for stream encryption and cannot be deleted",
+                rec.key_id
+            )));
+        }
+        if rec.state == STATE_PENDING_DELETION {
+            return Err(KmsError::KeyPendingDeletion(rec.key_id));
+        }
+        let at = now() + pending_days * 86_400;
+        self.store.kms_set_state(&rec.key_id, STATE_PENDING_DELETION, Some(at)).await?;
+        self.resolve_any_state(Some(&rec.key_id)).await
+    }
+
+    /// Takes a CMK out of PendingDeletion; it comes back Enabled.
+    pub async fn cancel_key_deletion(&self, key_id: &str) -> Result<(), KmsError> {
+        let rec = self.resolve_any_state(Some(key_id)).await?;
+        if rec.state != STATE_PENDING_DELETION {
+            return Err(KmsError::InvalidParameter(format!("key {} is not pending deletion", rec.key_id)));
+        }
+        self.store.kms_set_state(&rec.key_id, STATE_ENABLED, None).await?;
+        Ok(())
+    }
+
+    /// The versions of a CMK, oldest first: (version id, creation time).
+    pub async fn list_key_versions(&self, key_id: &str) -> Result<(String, Vec<(String, i64)>), KmsError> {
+        let rec = self.resolve_any_state(Some(key_id)).await?;
+        let versions = self.store.kms_list_versions(&rec.key_id).await?;
+        Ok((rec.key_id, versions.into_iter().map(|v| (v.version_id, v.created_at)).collect()))
+    }
+
+    /// Binds `alias` (`alias/…`) to a CMK.
+    pub async fn create_alias(&self, alias: &str, key_id: &str) -> Result<(), KmsError> {
+        let name = alias.strip_prefix("alias/").unwrap_or("");
+        if name.is_empty()
+            || alias.len() > 255
+            || name.starts_with("acs")
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-/".contains(&b))
+        {
+            return Err(KmsError::InvalidParameter(format!(
+                "AliasName {alias:?} must be alias/ followed by letters, digits, _ - or /, at most 255 characters, \
+                 and not start with alias/acs"
+            )));
+        }
+        let rec = self.resolve_any_state(Some(key_id)).await?;
+        match self.store.kms_set_alias(alias, &rec.key_id).await {
+            Err(sealcast_store::StoreError::Conflict(_)) => Err(KmsError::AliasExists(alias.to_string())),
+            other => Ok(other?),
+        }
+    }
+
+    /// Every alias as (alias, key id).
+    pub async fn list_aliases(&self) -> Result<Vec<(String, String)>, KmsError> {
+        Ok(self.store.kms_list_aliases().await?)
+    }
+
+    /// Removes an alias (the key stays).
+    pub async fn delete_alias(&self, alias: &str) -> Result<(), KmsError> {
+        if alias == DEFAULT_ALIAS {
+            return Err(KmsError::InvalidParameter(format!("{DEFAULT_ALIAS} is Sealcast's own alias")));
+        }
+        if !self.store.kms_delete_alias(alias).await? {
+            return Err(KmsError::KeyNotFound(alias.to_string()));
+        }
+        Ok(())
+    }
+
     fn new_version(&self, key_id: &str) -> Result<KmsKeyVersionRecord, KmsError> {
         let version_id = uuid4()?;
         let material = SecretBytes::random(32)?;
@@ -165,7 +254,15 @@ impl BuiltinKms {
         } else {
             id.to_string()
         };
-        self.store.kms_get_key(&id).await?.ok_or(KmsError::KeyNotFound(id))
+        let rec = self.store.kms_get_key(&id).await?.ok_or_else(|| KmsError::KeyNotFound(id.clone()))?;
+        if rec.state == STATE_PENDING_DELETION && rec.deletion_at.is_some_and(|at| at <= now()) {
+            // Its pending window is over: the key and every blob under it are gone for good.
+            self.store.kms_delete_key(&rec.key_id).await?;
+            self.materials.lock().unwrap_or_else(|e| e.into_inner()).retain(|(k, _), _| *k != rec.key_id);
+            tracing::info!(key_id = %rec.key_id, "deleted a customer master key at the end of its pending window");
+            return Err(KmsError::KeyNotFound(id));
+        }
+        Ok(rec)
     }
 
     /// Resolves an enabled key.
@@ -359,5 +456,41 @@ mod tests {
         assert!(kms.generate_data_key_bytes(None, 0, &ctx()).await.is_err());
         assert!(kms.generate_data_key_bytes(None, 1025, &ctx()).await.is_err());
         assert_eq!(kms.generate_data_key_bytes(None, 1024, &ctx()).await.expect("max").plaintext.len(), 1024);
+    }
+
+    #[tokio::test]
+    async fn deletion_versions_and_aliases() {
+        let store = Store::open_memory().await.expect("store");
+        let kms = BuiltinKms::open(store.clone(), RootKey::from_bytes([7; 32])).await.expect("kms");
+        let k = kms.create_key("doomed").await.expect("create");
+        let dk = kms.generate_data_key(Some(&k.key_id), KeySpec::Aes128, &ctx()).await.expect("generate");
+        assert!(kms.schedule_key_deletion(&k.key_id, 6).await.is_err(), "at least 7 days");
+        assert!(kms.schedule_key_deletion(kms.default_key_id(), 7).await.is_err(), "the default key stays");
+        let pending = kms.schedule_key_deletion(&k.key_id, 7).await.expect("schedule");
+        assert_eq!(pending.state, STATE_PENDING_DELETION);
+        assert!(matches!(kms.decrypt(&dk.ciphertext_blob, &ctx()).await, Err(KmsError::KeyPendingDeletion(_))));
+        kms.cancel_key_deletion(&k.key_id).await.expect("cancel");
+        assert!(kms.decrypt(&dk.ciphertext_blob, &ctx()).await.is_ok(), "recovered");
+        assert!(kms.cancel_key_deletion(&k.key_id).await.is_err(), "not pending any more");
+
+        let v2 = kms.rotate_key(&k.key_id).await.expect("rotate");
+        let (_, versions) = kms.list_key_versions(&k.key_id).await.expect("versions");
+        assert_eq!(versions.len(), 2);
+        assert!(versions.iter().any(|v| v.0 == v2));
+
+        kms.create_alias("alias/doomed", &k.key_id).await.expect("alias");
+        assert!(matches!(kms.create_alias("alias/doomed", &k.key_id).await, Err(KmsError::AliasExists(_))));
+        for bad in ["doomed", "alias/", "alias/acs-x", "alias/white space"] {
+            assert!(matches!(kms.create_alias(bad, &k.key_id).await, Err(KmsError::InvalidParameter(_))), "{bad}");
+        }
+        assert_eq!(kms.describe_key("alias/doomed").await.expect("by alias").key_id, k.key_id);
+        assert_eq!(kms.list_aliases().await.expect("aliases").len(), 2, "with the default alias");
+
+        // The end of the pending window deletes the key, its versions and aliases.
+        store.kms_set_state(&k.key_id, STATE_PENDING_DELETION, Some(1)).await.expect("backdate");
+        assert!(matches!(kms.describe_key(&k.key_id).await, Err(KmsError::KeyNotFound(_))));
+        assert!(matches!(kms.decrypt(&dk.ciphertext_blob, &ctx()).await, Err(KmsError::KeyNotFound(_))));
+        assert_eq!(kms.list_keys().await.expect("keys").len(), 1, "only the default key is left");
+        assert_eq!(kms.list_aliases().await.expect("aliases").len(), 1);
     }
 }

@@ -11,6 +11,8 @@ pub enum KmsError {
     KeyDisabled(String),
     #[error("the specified key {0} is pending deletion")]
     KeyPendingDeletion(String),
+    #[error("the alias {0} already exists")]
+    AliasExists(String),
     #[error("invalid ciphertext blob: {0}")]
     InvalidCiphertext(&'static str),
     #[error("the encryption context does not match the one the ciphertext was created with")]

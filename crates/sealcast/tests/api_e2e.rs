@@ -50,6 +50,28 @@ fn both_sdk_generations_drive_the_kms_api() {
             let want = if generation == "v1" { "InvalidAccessKeySecret" } else { "SignatureDoesNotMatch" };
             assert_eq!(wrong["code"], want, "{db:?} {generation}");
             assert_eq!(step(&lines, "DisabledKey")["code"], "Rejected.Disabled", "{db:?} {generation}");
+            let l = run_sdk(&server, &[generation, "lifecycle"]);
+            let ctx = format!("{db:?} {generation}: {l:?}");
+            assert_eq!(step(&l, "ListKeys")["found"], true, "{ctx}");
+            assert_eq!(step(&l, "ListKeysPage")["listed"], 1, "{ctx}");
+            assert!(step(&l, "ListKeysPage")["total"].as_u64() >= Some(2), "{ctx}");
+            assert_eq!(step(&l, "ListKeyVersions")["count"], 2, "{ctx}");
+            assert_eq!(step(&l, "ListKeyVersions")["has_new"], true, "{ctx}");
+            assert_eq!(step(&l, "PrimaryVersion")["primary"], true, "rotation makes the new version primary: {ctx}");
+            assert_eq!(step(&l, "CreateAlias")["ok"], true, "{ctx}");
+            assert_eq!(step(&l, "CreateAliasAgain")["code"], "Rejected.AliasAlreadyExists", "{ctx}");
+            assert_eq!(step(&l, "CreateAliasInvalid")["code"], "InvalidParameter", "{ctx}");
+            assert_eq!(step(&l, "ListAliases")["found"], true, "{ctx}");
+            assert_eq!(step(&l, "GenerateByAlias")["bytes"], 24, "{ctx}");
+            assert_eq!(step(&l, "DeleteAlias")["ok"], true, "{ctx}");
+            assert_eq!(step(&l, "ScheduleTooSoon")["code"], "InvalidParameter", "{ctx}");
+            assert_eq!(step(&l, "ScheduleKeyDeletion")["ok"], true, "{ctx}");
+            assert_eq!(step(&l, "Pending")["state"], "PendingDeletion", "{ctx}");
+            assert_eq!(step(&l, "Pending")["delete_date"], true, "{ctx}");
+            assert_eq!(step(&l, "GeneratePending")["code"], "Rejected.PendingDeletion", "{ctx}");
+            assert_eq!(step(&l, "Recovered")["state"], "Enabled", "{ctx}");
+            assert_eq!(step(&l, "UnknownKey")["code"], "Forbidden.KeyNotFound", "{ctx}");
+            assert_eq!(step(&l, "UnknownKey")["status"], 404, "{ctx}");
         }
         let log = server.log();
         assert!(log.contains("action=GenerateDataKey outcome=\"OK\""), "calls are logged");

@@ -1,6 +1,7 @@
 """Drives Sealcast's KMS API with the official Alibaba Cloud Python SDKs of both generations.
 
   kms_sdks.py v1|v3 ENDPOINT ACCESS_KEY_ID SECRET
+  kms_sdks.py v1|v3 ENDPOINT ACCESS_KEY_ID SECRET lifecycle
   kms_sdks.py v1 ENDPOINT ACCESS_KEY_ID SECRET disable KEY_ID
 Prints one JSON object per line: {"step": ..., "ok": bool, "code": ..., ...}.
 """
@@ -31,6 +32,89 @@ if gen == "v1":
             return True, json.loads(client(secret_).do_action_with_exception(req))
         except ServerException as e:
             return False, {"Code": e.get_error_code(), "Status": e.get_http_status()}
+
+import importlib
+import re
+
+
+def snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def act(action, **params):
+    """Any KMS action through the generation's own request class: `set_<Param>` setters for
+    V1 (aliyun-python-sdk-kms), the Darabonba model and client method for V3."""
+    if gen == "v1":
+        from aliyunsdkcore.client import AcsClient
+        from aliyunsdkcore.acs_exception.exceptions import ServerException
+        mod = importlib.import_module(f"aliyunsdkkms.request.v20160120.{action}Request")
+        req = getattr(mod, f"{action}Request")()
+        for k, v in params.items():
+            getattr(req, f"set_{k}")(v)
+        req.set_endpoint(endpoint)
+        req.set_protocol_type("http")
+        try:
+            return True, json.loads(AcsClient(ak, secret, "cn-shanghai").do_action_with_exception(req))
+        except ServerException as e:
+            return False, {"Code": e.get_error_code(), "Status": e.get_http_status(), "Message": e.get_error_msg()}
+    from alibabacloud_kms20160120 import models as m
+    from alibabacloud_kms20160120.client import Client
+    from alibabacloud_tea_openapi import models as om
+    from Tea.exceptions import TeaException
+    c = Client(om.Config(access_key_id=ak, access_key_secret=secret, endpoint=endpoint, protocol="http",
+                         region_id="cn-shanghai"))
+    req = getattr(m, f"{action}Request")(**{snake(k): v for k, v in params.items()})
+    try:
+        return True, getattr(c, snake(action))(req).body.to_map()
+    except TeaException as e:
+        return False, {"Code": e.code, "Status": (e.data or {}).get("statusCode"), "Message": e.message}
+
+
+if len(sys.argv) == 6 and sys.argv[5] == "lifecycle":
+    ok, r = act("CreateKey", Description="lifecycle")
+    key_id = r["KeyMetadata"]["KeyId"]
+    ok, r = act("ListKeys", PageSize=100)
+    out("ListKeys", ok=ok, found=any(k["KeyId"] == key_id for k in r["Keys"]["Key"]), total=r.get("TotalCount"))
+    ok, r = act("ListKeys", PageSize=1, PageNumber=1)
+    out("ListKeysPage", ok=ok, listed=len(r["Keys"]["Key"]), total=r.get("TotalCount"))
+    ok, r = act("CreateKeyVersion", KeyId=key_id)
+    version = r.get("KeyVersion", {}).get("KeyVersionId")
+    out("CreateKeyVersion", ok=ok, version=version)
+    ok, r = act("ListKeyVersions", KeyId=key_id)
+    versions = [v["KeyVersionId"] for v in r["KeyVersions"]["KeyVersion"]]
+    out("ListKeyVersions", ok=ok, count=len(versions), has_new=version in versions)
+    ok, r = act("DescribeKey", KeyId=key_id)
+    out("PrimaryVersion", ok=ok, primary=r["KeyMetadata"]["PrimaryKeyVersion"] == version)
+    alias = f"alias/lifecycle-{gen}"
+    ok, r = act("CreateAlias", AliasName=alias, KeyId=key_id)
+    out("CreateAlias", ok=ok, code=r.get("Code"))
+    ok, r = act("CreateAlias", AliasName=alias, KeyId=key_id)
+    out("CreateAliasAgain", ok=ok, code=r.get("Code"))
+    ok, r = act("CreateAlias", AliasName="no-prefix", KeyId=key_id)
+    out("CreateAliasInvalid", ok=ok, code=r.get("Code"))
+    ok, r = act("ListAliases", PageSize=100)
+    out("ListAliases", ok=ok, found=any(a["AliasName"] == alias and a["KeyId"] == key_id for a in r["Aliases"]["Alias"]))
+    ok, r = act("GenerateDataKey", KeyId=alias, NumberOfBytes=24)
+    out("GenerateByAlias", ok=ok, bytes=len(base64.b64decode(r["Plaintext"])) if ok else 0)
+    ok, r = act("DeleteAlias", AliasName=alias)
+    out("DeleteAlias", ok=ok)
+    ok, r = act("ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=3)
+    out("ScheduleTooSoon", ok=ok, code=r.get("Code"))
+    ok, r = act("ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    out("ScheduleKeyDeletion", ok=ok)
+    ok, r = act("DescribeKey", KeyId=key_id)
+    out("Pending", ok=ok, state=r["KeyMetadata"]["KeyState"], delete_date=bool(r["KeyMetadata"].get("DeleteDate")))
+    ok, r = act("GenerateDataKey", KeyId=key_id)
+    out("GeneratePending", ok=ok, code=r.get("Code"))
+    ok, r = act("CancelKeyDeletion", KeyId=key_id)
+    out("CancelKeyDeletion", ok=ok)
+    ok, r = act("DescribeKey", KeyId=key_id)
+    out("Recovered", ok=ok, state=r["KeyMetadata"]["KeyState"])
+    ok, r = act("EnableKey", KeyId=key_id)
+    out("EnableKey", ok=ok)
+    ok, r = act("DescribeKey", KeyId="00000000-0000-4000-8000-000000000000")
+    out("UnknownKey", ok=ok, code=r.get("Code"), status=r.get("Status"))
+    sys.exit(0)
 
 if gen == "v1" and len(sys.argv) == 5:
     ok, r = call(CreateKeyRequest.CreateKeyRequest())
