@@ -115,6 +115,16 @@ impl AccessKeys {
         Ok(())
     }
 
+    /// Drops a key's cached secret (after it is disabled or deleted).
+    pub fn forget(&self, id: &str) {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+
+    /// Every key (without secrets).
+    pub async fn list(&self) -> Result<Vec<AccessKeyRecord>, AccessKeyError> {
+        Ok(self.store.access_key_list().await?)
+    }
+
     /// Whether any key exists (the bootstrap key is generated only when none does).
     pub async fn any(&self) -> Result<bool, AccessKeyError> {
         Ok(!self.store.access_key_list().await?.is_empty())

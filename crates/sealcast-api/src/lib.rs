@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod call;
+pub mod iam;
 pub mod keys;
 pub mod kms;
 pub mod live;
@@ -17,9 +18,13 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse as _, Response};
 use axum::routing::{any, get};
 use axum::Router;
-use call::{ApiError, Nonces, RawRequest};
-use keys::AccessKeys;
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+use call::{ApiError, Call, Nonces, RawRequest};
+use iam::{Decision, Iam, ARN_PREFIX_KMS, ARN_PREFIX_LIVE};
 use sealcast_kms::BuiltinKms;
+use sealcast_store::{AuditRecord, Store};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -50,7 +55,8 @@ async fn healthz(State(api): State<Api>) -> (StatusCode, &'static str) {
 #[derive(Clone)]
 pub struct Api {
     pub ready: Readiness,
-    pub keys: AccessKeys,
+    pub store: Store,
+    pub iam: Iam,
     pub kms: Arc<BuiltinKms>,
     pub domains: sealcast_domains::DomainService,
     pub nonces: Arc<Nonces>,
@@ -72,8 +78,110 @@ fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
+/// The RAM service prefix of an API version.
+fn service(version: &str) -> Option<(&'static str, &'static str)> {
+    match version {
+        kms::VERSION => Some(("kms", ARN_PREFIX_KMS)),
+        live::VERSION => Some(("live", ARN_PREFIX_LIVE)),
+        _ => None,
+    }
+}
+
+/// The resources a call acts on, as RAM names (`acs:live:local:sealcast:domain/NAME`,
+/// `acs:kms:local:sealcast:key/ID`, `…:alias/NAME`, `…:certificate/NAME`); calls on no
+/// particular resource (listing, creating a key) act on `…:*`.
+pub fn resources(call: &Call) -> Vec<String> {
+    let Some((_, prefix)) = service(&call.version) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut domain = |d: &str| out.push(format!("{prefix}domain/{}", d.trim().to_ascii_lowercase()));
+    if let Some(d) = call.get("DomainName") {
+        domain(d);
+    }
+    if let Some(d) = call.get("Domain") {
+        domain(d);
+    }
+    for d in call.get("DomainNames").unwrap_or("").split(',').filter(|d| !d.trim().is_empty()) {
+        domain(d);
+    }
+    if let Some(k) = call.get("KeyId") {
+        out.push(match k.strip_prefix("alias/") {
+            Some(_) => format!("{prefix}{k}"),
+            None => format!("{prefix}key/{k}"),
+        });
+    }
+    if let Some(a) = call.get("AliasName") {
+        out.push(format!("{prefix}{a}"));
+    }
+    if let Some(blob) = call.get("CiphertextBlob") {
+        use base64::Engine as _;
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .ok()
+            .and_then(|b| sealcast_kms::blob::parse(&b).ok().map(|p| p.key_id.to_string()));
+        // An unreadable blob fails in the action itself; authorise it as "some key".
+        out.push(format!("{prefix}key/{}", key.unwrap_or_else(|| "*".into())));
+    }
+    if out.is_empty() {
+        if let Some(c) = call.get("CertName") {
+            out.push(format!("{prefix}certificate/{c}"));
+        }
+    }
+    if out.is_empty() {
+        out.push(format!("{prefix}*"));
+    }
+    out
+}
+
+/// Read-only actions are not audited; every other call is (KMS Encrypt, Decrypt and
+/// GenerateDataKey included).
+pub fn audited(action: &str) -> bool {
+    !["Describe", "List", "Get"].iter().any(|p| action.starts_with(p))
+}
+
+async fn authorize_and_dispatch(api: &Api, c: &Call) -> Result<Value, ApiError> {
+    let (svc, _) = service(&c.version).ok_or_else(|| {
+        ApiError::new(
+            400,
+            "InvalidVersion",
+            format!(
+                "Specified parameter Version {} is not valid: use 2016-11-01 (Live) or 2016-01-20 (KMS)",
+                c.version
+            ),
+        )
+    })?;
+    let action = format!("{svc}:{}", c.action);
+    let decision = api.iam.authorize(&c.user, &action, &resources(c)).await.map_err(|e| {
+        tracing::error!(error = %e, user = %c.user, "cannot evaluate policies");
+        ApiError::new(500, "InternalError", "The request processing has failed due to some unknown error.")
+    })?;
+    if decision != Decision::Allow {
+        return Err(ApiError::new(
+            403,
+            "Forbidden.RAM",
+            format!(
+                "User not authorized to operate on the specified resource: {} {action} ({})",
+                if decision == Decision::ExplicitDeny { "a policy denies" } else { "no policy allows" },
+                resources(c).join(", ")
+            ),
+        ));
+    }
+    match svc {
+        "kms" => kms::dispatch(&api.kms, c).await,
+        _ => live::dispatch(&api.domains, c).await,
+    }
+}
+
 /// The RPC endpoint: every action of every supported version, signed with V1 or V3.
-async fn rpc(State(api): State<Api>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn rpc(
+    State(api): State<Api>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let request_id = request_id();
     let headers: Vec<(String, String)> = headers
         .iter()
@@ -86,19 +194,27 @@ async fn rpc(State(api): State<Api>, method: Method, uri: Uri, headers: HeaderMa
         headers,
         body: &body,
     };
-    let result = match call::authenticate(&raw, &api.keys, &api.nonces, now()).await {
+    let result = match call::authenticate(&raw, api.iam.keys(), &api.nonces, now()).await {
         Ok(c) => {
-            let r = match c.version.as_str() {
-                kms::VERSION => kms::dispatch(&api.kms, &c).await,
-                live::VERSION => live::dispatch(&api.domains, &c).await,
-                v => Err(ApiError::new(
-                    400,
-                    "InvalidVersion",
-                    format!("Specified parameter Version {v} is not valid: use 2016-11-01 (Live) or 2016-01-20 (KMS)"),
-                )),
-            };
+            let r = authorize_and_dispatch(&api, &c).await;
             let outcome = r.as_ref().map_or_else(|e| e.code.as_str(), |_| "OK");
             tracing::info!(request_id, access_key_id = %c.access_key_id, user = %c.user, action = %c.action, outcome, "API call");
+            if audited(&c.action) {
+                let record = AuditRecord {
+                    id: 0,
+                    at: now(),
+                    request_id: request_id.clone(),
+                    access_key_id: c.access_key_id.clone(),
+                    user_name: c.user.clone(),
+                    action: format!("{}:{}", service(&c.version).map_or("?", |s| s.0), c.action),
+                    resource: resources(&c).join(","),
+                    result: outcome.to_string(),
+                    source_ip: peer.ip().to_string(),
+                };
+                if let Err(e) = api.store.audit_insert(&record).await {
+                    tracing::error!(error = %e, request_id, "cannot write the audit record");
+                }
+            }
             r
         }
         Err(e) => {
@@ -129,5 +245,7 @@ pub fn router(api: Api) -> Router {
 
 /// Serves the API until `shutdown`.
 pub async fn serve(listener: TcpListener, api: Api, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, router(api)).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    axum::serve(listener, router(api).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }

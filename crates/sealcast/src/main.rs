@@ -5,6 +5,7 @@
 
 mod cli;
 mod config;
+mod iam_cli;
 mod play;
 mod serve;
 mod state;
@@ -49,6 +50,34 @@ enum Command {
         data: cli::DataArgs,
         #[command(subcommand)]
         command: cli::EncryptionCommand,
+    },
+    /// Control API users (access keys belong to users; policies decide what they may do).
+    User {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(subcommand)]
+        command: iam_cli::UserCommand,
+    },
+    /// Control API access keys: create (secret shown once), list, enable, disable, delete.
+    AccessKey {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(subcommand)]
+        command: iam_cli::AccessKeyCommand,
+    },
+    /// RAM-style policies and their attachment to users (explicit deny wins, default deny).
+    Policy {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(subcommand)]
+        command: iam_cli::PolicyCommand,
+    },
+    /// The audit log: every mutating API call and every KMS Encrypt/Decrypt/GenerateDataKey.
+    Audit {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(flatten)]
+        args: iam_cli::AuditArgs,
     },
     /// Play a stream (HLS or HTTP-FLV; clear, aes-128 or envelope) and write it decrypted to a
     /// file or stdout: `sealcast play https://play.example.com/live/cam.m3u8 | ffplay -`.
@@ -183,6 +212,10 @@ fn main() -> std::process::ExitCode {
         Command::Domain { data, command } => run_cli(async move { cli::domain(&data, command).await }),
         Command::Cert { data, command } => run_cli(async move { cli::cert(&data, command).await }),
         Command::Encryption { data, command } => run_cli(async move { cli::encryption(&data, command).await }),
+        Command::User { data, command } => run_cli(async move { iam_cli::user(&data, command).await }),
+        Command::AccessKey { data, command } => run_cli(async move { iam_cli::access_key(&data, command).await }),
+        Command::Policy { data, command } => run_cli(async move { iam_cli::policy(&data, command).await }),
+        Command::Audit { data, args } => run_cli(async move { iam_cli::audit(&data, args).await }),
         Command::Play(args) => run_cli(async move { play::run(args).await }),
         Command::Sign { data, args } => run_cli(async move { cli::sign(&data, args).await }),
         Command::Serve(args) => {

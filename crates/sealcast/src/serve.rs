@@ -157,11 +157,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     // The API stops last so /healthz answers until the end.
     let api_shutdown = CancellationToken::new();
-    let access_keys = sealcast_api::keys::AccessKeys::new(store.clone(), kms_dyn.clone());
-    bootstrap_access_key(&access_keys, &cfg.data_dir).await?;
+    let iam = sealcast_api::iam::Iam::new(store.clone(), kms_dyn.clone());
+    bootstrap_access_key(&iam, &cfg.data_dir).await?;
     let api_state = sealcast_api::Api {
         ready: ready.clone(),
-        keys: access_keys,
+        store: store.clone(),
+        iam,
         kms: kms.clone(),
         domains: domains.clone(),
         nonces: Arc::default(),
@@ -210,15 +211,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The user owning the bootstrap key; it has the AdministratorAccess policy.
+const BOOTSTRAP_USER: &str = "admin";
+
 /// The first API access key: from SEALCAST_BOOTSTRAP_ACCESS_KEY_ID/_SECRET when set (imported
 /// once), otherwise generated when no key exists and written once to a 0600 file.
-async fn bootstrap_access_key(keys: &sealcast_api::keys::AccessKeys, data_dir: &std::path::Path) -> anyhow::Result<()> {
+async fn bootstrap_access_key(iam: &sealcast_api::iam::Iam, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let keys = iam.keys();
     let id = std::env::var("SEALCAST_BOOTSTRAP_ACCESS_KEY_ID").ok().filter(|v| !v.is_empty());
     let secret = std::env::var("SEALCAST_BOOTSTRAP_ACCESS_KEY_SECRET").ok().filter(|v| !v.is_empty());
     match (id, secret) {
         (Some(id), Some(secret)) => {
             if keys.secret(&id).await.context("cannot read access keys")?.is_none() {
-                keys.import(&id, &secret, "admin").await.context("cannot import the bootstrap access key")?;
+                iam.ensure_admin(BOOTSTRAP_USER).await.context("cannot create the administrator")?;
+                keys.import(&id, &secret, BOOTSTRAP_USER).await.context("cannot import the bootstrap access key")?;
                 tracing::info!(access_key_id = %id, "imported the bootstrap access key from the environment");
             }
         }
@@ -230,7 +236,8 @@ async fn bootstrap_access_key(keys: &sealcast_api::keys::AccessKeys, data_dir: &
         (None, None) if !keys.any().await.context("cannot read access keys")? => {
             use std::io::Write as _;
             use std::os::unix::fs::OpenOptionsExt as _;
-            let k = keys.create("admin").await.context("cannot create the bootstrap access key")?;
+            iam.ensure_admin(BOOTSTRAP_USER).await.context("cannot create the administrator")?;
+            let k = keys.create(BOOTSTRAP_USER).await.context("cannot create the bootstrap access key")?;
             let path = data_dir.join("bootstrap-access-key");
             let mut f = std::fs::OpenOptions::new()
                 .write(true)

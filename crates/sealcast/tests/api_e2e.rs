@@ -199,3 +199,152 @@ fn both_sdk_generations_set_and_delete_domain_functions_with_effect() {
         }
     }
 }
+
+/// Calls actions through the official SDKs (`sdk_call.py`); `calls` is a JSON list of
+/// `{"product","action","params"[,"ak","secret"]}`.
+fn sdk(server: &Server, generation: &str, calls: Value) -> Vec<Value> {
+    use std::io::Write as _;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop/sdk_call.py");
+    let mut child = Command::new(interop_python())
+        .args([script, generation, &server.api.to_string()])
+        .env("SEALCAST_AK", AK)
+        .env("SEALCAST_SECRET", SECRET)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python");
+    child.stdin.take().expect("stdin").write_all(calls.to_string().as_bytes()).expect("write calls");
+    let o = child.wait_with_output().expect("python");
+    assert!(o.status.success(), "sdk_call.py failed: {}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice::<Vec<Value>>(&o.stdout).expect("json list")
+}
+
+fn code(r: &Value) -> (u64, &str) {
+    (r["status"].as_u64().unwrap_or(0), r["code"].as_str().unwrap_or("OK"))
+}
+
+#[test]
+fn policies_decide_what_users_may_call_and_the_audit_log_records_it() {
+    for db in EVERY_DB {
+        let server = Server::start_db("api-ram", db, &[], BOOTSTRAP);
+        server.cli_ok(&["user", "add", "viewer"]);
+        let doc = r#"{"Version":"1","Statement":[
+            {"Effect":"Allow","Action":["live:Describe*","kms:GenerateDataKey"],"Resource":"*"},
+            {"Effect":"Deny","Action":"kms:*","Resource":"acs:kms:*:*:alias/blocked-*"}]}"#;
+        let file = write_file(&server.dir, "viewer.json", doc.as_bytes());
+        server.cli_ok(&["policy", "put", "ViewerRead", "--file", file.to_str().expect("utf8")]);
+        server.cli_ok(&["policy", "attach", "viewer", "ViewerRead"]);
+        let bad = write_file(&server.dir, "bad.json", br#"{"Statement":[{"Effect":"Perhaps"}]}"#);
+        let o = server.cli(&["policy", "put", "Bad", "--file", bad.to_str().expect("utf8")]);
+        assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("Effect"), "{o:?}");
+        let out = server.cli_ok(&["access-key", "create", "--user", "viewer"]);
+        let field = |name: &str| {
+            out.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {out}")).to_string()
+        };
+        let (vak, vsecret) = (field("AccessKeyId="), field("AccessKeySecret="));
+        let as_viewer = |action: &str, product: &str, params: Value| serde_json::json!({"product": product, "action": action, "params": params, "ak": vak, "secret": vsecret});
+        let admin = sdk(
+            &server,
+            "v1",
+            serde_json::json!([
+                {"product": "live", "action": "AddLiveDomain", "params": {"DomainName": "a.example.com", "LiveDomainType": "liveVideo", "Region": "cn-shanghai"}},
+                {"product": "kms", "action": "CreateKey", "params": {}},
+            ]),
+        );
+        assert!(admin.iter().all(|r| r["ok"] == true), "{db:?}: {admin:?}");
+        let key_id = admin[1]["body"]["KeyMetadata"]["KeyId"].as_str().expect("key").to_string();
+        let r = sdk(
+            &server,
+            "v3",
+            serde_json::json!([{"product": "kms", "action": "CreateAlias", "params": {"AliasName": "alias/blocked-1", "KeyId": key_id}}]),
+        );
+        assert_eq!(r[0]["ok"], true, "{r:?}");
+        for generation in ["v1", "v3"] {
+            let r = sdk(
+                &server,
+                generation,
+                serde_json::json!([
+                    as_viewer("DescribeLiveDomainDetail", "live", serde_json::json!({"DomainName": "a.example.com"})),
+                    as_viewer(
+                        "AddLiveDomain",
+                        "live",
+                        serde_json::json!({"DomainName": "b.example.com", "LiveDomainType": "liveVideo", "Region": "cn-shanghai"})
+                    ),
+                    as_viewer("GenerateDataKey", "kms", serde_json::json!({"KeyId": key_id})),
+                    as_viewer("GenerateDataKey", "kms", serde_json::json!({"KeyId": "alias/blocked-1"})),
+                    as_viewer("DisableKey", "kms", serde_json::json!({"KeyId": key_id})),
+                ]),
+            );
+            let ctx = format!("{db:?} {generation}: {r:?}");
+            assert_eq!(r[0]["ok"], true, "allowed by live:Describe*: {ctx}");
+            assert_eq!(code(&r[1]), (403, "Forbidden.RAM"), "no policy allows AddLiveDomain: {ctx}");
+            assert_eq!(r[2]["ok"], true, "{ctx}");
+            assert_eq!(code(&r[3]), (403, "Forbidden.RAM"), "the explicit deny wins: {ctx}");
+            assert!(r[3]["message"].as_str().unwrap_or("").contains("a policy denies"), "{ctx}");
+            assert_eq!(code(&r[4]), (403, "Forbidden.RAM"), "{ctx}");
+        }
+        let audit = server.cli_ok(&["audit", "--json", "--limit", "1000"]);
+        let records: Vec<Value> = audit.lines().map(|l| serde_json::from_str(l).expect("json")).collect();
+        let has = |user: &str, action: &str, result: &str| {
+            records.iter().any(|r| r["User"] == user && r["Action"] == action && r["Result"] == result)
+        };
+        assert!(has("admin", "live:AddLiveDomain", "OK"), "{db:?}: {audit}");
+        assert!(has("admin", "kms:CreateAlias", "OK"), "{audit}");
+        assert!(has("viewer", "live:AddLiveDomain", "Forbidden.RAM"), "refused calls are audited: {audit}");
+        assert!(has("viewer", "kms:GenerateDataKey", "OK"), "{audit}");
+        assert!(!records.iter().any(|r| r["Action"].as_str().unwrap_or("").contains("Describe")), "{audit}");
+        let gdk = records.iter().find(|r| r["Action"] == "kms:GenerateDataKey" && r["Result"] == "OK").expect("gdk");
+        assert_eq!(gdk["Resource"], format!("acs:kms:local:sealcast:key/{key_id}"));
+        assert_eq!(gdk["SourceIp"], "127.0.0.1");
+        assert_eq!(records.iter().filter(|r| r["User"] == "viewer").count(), 8, "4 audited calls per generation");
+        let o = server.cli_ok(&["audit", "--user", "viewer", "--action", "live:AddLiveDomain"]);
+        assert_eq!(o.lines().count(), 2, "{o}");
+        assert!(!audit.contains(SECRET) && !audit.contains(&vsecret) && !audit.contains("Plaintext"));
+
+        // Disabling the key stops it at once; a restart keeps users, policies and the log.
+        server.cli_ok(&["access-key", "disable", &vak]);
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([as_viewer(
+                "DescribeLiveDomainDetail",
+                "live",
+                serde_json::json!({"DomainName": "a.example.com"})
+            )]),
+        );
+        assert_eq!(code(&r[0]).1, "InvalidAccessKeyId.NotFound", "{r:?}");
+        server.cli_ok(&["access-key", "enable", &vak]);
+        let server = server.restart();
+        let r = sdk(
+            &server,
+            "v3",
+            serde_json::json!([
+                as_viewer("DescribeLiveDomainDetail", "live", serde_json::json!({"DomainName": "a.example.com"})),
+                as_viewer(
+                    "AddLiveDomain",
+                    "live",
+                    serde_json::json!({"DomainName": "c.example.com", "LiveDomainType": "liveVideo", "Region": "cn-shanghai"})
+                ),
+            ]),
+        );
+        assert_eq!(
+            (r[0]["ok"].clone(), code(&r[1])),
+            (Value::Bool(true), (403, "Forbidden.RAM")),
+            "{db:?} after restart: {r:?}"
+        );
+        let after = server.cli_ok(&["audit", "--json", "--limit", "1000"]);
+        assert_eq!(after.lines().count(), records.len() + 1, "the log survives the restart");
+        server.cli_ok(&["user", "remove", "viewer"]);
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([as_viewer(
+                "DescribeLiveDomainDetail",
+                "live",
+                serde_json::json!({"DomainName": "a.example.com"})
+            )]),
+        );
+        assert_eq!(code(&r[0]).1, "InvalidAccessKeyId.NotFound", "keys go with their user: {r:?}");
+    }
+}

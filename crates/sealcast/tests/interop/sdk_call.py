@@ -1,0 +1,69 @@
+"""Calls any Live (2016-11-01) or KMS (2016-01-20) action through the official Alibaba Cloud
+Python SDKs, the way users' code does.
+
+  sdk_call.py v1|v3 ENDPOINT < calls.json
+
+calls.json is a list of {"product": "live"|"kms", "action": "SetLiveDomainCertificate",
+"params": {"DomainName": ...}, "ak": optional, "secret": optional}; the default credentials
+come from SEALCAST_AK / SEALCAST_SECRET. V1 uses the product's request class and its
+set_<Param> setters (aliyun-python-sdk-live / -kms over aliyun-python-sdk-core); V3 uses the
+Darabonba model (from_map with the wire names) and the client method (alibabacloud_live20161101
+/ alibabacloud_kms20160120). Prints a JSON list: {"ok": true, "body": ...} or
+{"ok": false, "code": ..., "status": ..., "message": ...} per call.
+"""
+import importlib
+import json
+import os
+import re
+import sys
+
+gen, endpoint = sys.argv[1:3]
+calls = json.load(sys.stdin)
+default_ak, default_secret = os.environ["SEALCAST_AK"], os.environ["SEALCAST_SECRET"]
+
+
+def snake(name):
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def v1(product, action, params, ak, secret):
+    from aliyunsdkcore.client import AcsClient
+    from aliyunsdkcore.acs_exception.exceptions import ServerException
+    package = {"live": "aliyunsdklive.request.v20161101", "kms": "aliyunsdkkms.request.v20160120"}[product]
+    mod = importlib.import_module(f"{package}.{action}Request")
+    req = getattr(mod, f"{action}Request")()
+    for k, v in params.items():
+        getattr(req, f"set_{k}")(v)
+    req.set_endpoint(endpoint)
+    req.set_protocol_type("http")
+    req.set_method("POST")
+    try:
+        return {"ok": True, "body": json.loads(AcsClient(ak, secret, "cn-shanghai").do_action_with_exception(req))}
+    except ServerException as e:
+        return {"ok": False, "code": e.get_error_code(), "status": e.get_http_status(), "message": e.get_error_msg()}
+
+
+def v3(product, action, params, ak, secret):
+    from alibabacloud_tea_openapi import models as om
+    from Tea.exceptions import TeaException
+    if product == "live":
+        from alibabacloud_live20161101 import models as m
+        from alibabacloud_live20161101.client import Client
+    else:
+        from alibabacloud_kms20160120 import models as m
+        from alibabacloud_kms20160120.client import Client
+    client = Client(om.Config(access_key_id=ak, access_key_secret=secret, endpoint=endpoint, protocol="http",
+                              region_id="cn-shanghai"))
+    req = getattr(m, f"{action}Request")().from_map(params)
+    try:
+        return {"ok": True, "body": getattr(client, snake(action))(req).body.to_map()}
+    except TeaException as e:
+        return {"ok": False, "code": e.code, "status": (e.data or {}).get("statusCode"), "message": e.message}
+
+
+results = []
+for c in calls:
+    fn = v1 if gen == "v1" else v3
+    results.append(fn(c["product"], c["action"], c.get("params", {}), c.get("ak", default_ak),
+                      c.get("secret", default_secret)))
+print(json.dumps(results))
