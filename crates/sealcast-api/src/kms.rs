@@ -11,7 +11,7 @@ use crate::call::{ApiError, Call};
 /// The KMS API version.
 pub const VERSION: &str = "2016-01-20";
 
-fn kms_error(e: KmsError) -> ApiError {
+pub(crate) fn kms_error(e: KmsError) -> ApiError {
     match e {
         KmsError::KeyNotFound(id) => {
             ApiError::new(404, "Forbidden.KeyNotFound", format!("The specified Key {id} is not found."))
@@ -110,7 +110,7 @@ pub(crate) fn page<T: Clone>(call: &Call, items: &[T]) -> Result<(Vec<T>, Value)
     Ok((slice, json!({"TotalCount": items.len(), "PageNumber": number, "PageSize": size})))
 }
 
-fn with_paging(mut body: Value, paging: Value) -> Value {
+pub(crate) fn with_paging(mut body: Value, paging: Value) -> Value {
     if let (Value::Object(b), Value::Object(p)) = (&mut body, paging) {
         b.extend(p);
     }

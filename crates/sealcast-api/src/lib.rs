@@ -59,6 +59,7 @@ pub struct Api {
     pub iam: Iam,
     pub kms: Arc<BuiltinKms>,
     pub domains: sealcast_domains::DomainService,
+    pub streams: Arc<dyn live::LiveStreams>,
     pub nonces: Arc<Nonces>,
 }
 
@@ -169,7 +170,7 @@ async fn authorize_and_dispatch(api: &Api, c: &Call) -> Result<Value, ApiError> 
     }
     match svc {
         "kms" => kms::dispatch(&api.kms, c).await,
-        _ => live::dispatch(&api.domains, c).await,
+        _ => live::dispatch(live::LiveContext { domains: &api.domains, streams: api.streams.as_ref() }, c).await,
     }
 }
 

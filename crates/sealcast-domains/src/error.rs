@@ -30,6 +30,14 @@ pub enum DomainError {
     Conflict(String),
     #[error("invalid encryption setting: {0}")]
     InvalidEncryption(String),
+    #[error("invalid transcoding template: {0}")]
+    InvalidTemplate(String),
+    #[error("the transcoding template {0} already exists; update it instead")]
+    TemplateExists(String),
+    #[error("the transcoding template {0} does not exist")]
+    TemplateNotFound(String),
+    #[error("the stream {0} is not forbidden")]
+    StreamNotForbidden(String),
     #[error("no encryption setting for app {app} on {domain}")]
     EncryptionNotFound { domain: String, app: String },
     #[error("KMS: {0}")]

@@ -13,10 +13,12 @@
 mod config;
 mod encryption;
 mod error;
+mod live;
 mod service;
 pub mod stapling;
 
 pub use config::{DomainConfig, ForceRedirect, Hsts, Tls, FUNCTIONS};
 pub use encryption::{StreamEncryptionView, ROTATION_RANGE};
 pub use error::DomainError;
+pub use live::{EncryptParameters, TemplateKind, TemplateRequest, TranscodeTemplate};
 pub use service::{CertificateView, DomainEntry, DomainService, DomainView, LiveDomains};

@@ -67,6 +67,23 @@ impl Admission for PublishAdmission {
         if let Some(domain) = self.domains.live().lookup(req.host.as_deref()) {
             let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
             check_publish_credential(&domain.config.aliauth, req, now)?;
+            match self.domains.stream_forbidden(domain.name.as_str(), &req.app, &req.stream).await {
+                Ok(None) => {}
+                Ok(Some(until)) => {
+                    let until = until.map_or_else(
+                        || " until resumed".to_string(),
+                        |t| format!(" until {}", sealcast_crypto::civil::rfc3339(t)),
+                    );
+                    return Err(Rejection::rejected(format!(
+                        "publish refused: {}/{} is forbidden on {}{until}",
+                        req.app, req.stream, domain.name
+                    )));
+                }
+                Err(e) => {
+                    tracing::error!(domain = %domain.name, error = %e, "cannot read forbidden streams");
+                    return Err(Rejection::rejected("publish refused: forbidden streams cannot be read"));
+                }
+            }
             match self.domains.stream_encryption(domain.name.as_str(), &req.app).await {
                 Ok(Some(e)) => enc = e,
                 Ok(None) => {}
@@ -86,6 +103,49 @@ impl Admission for PublishAdmission {
             .prepare_publish(&key, &domain, enc)
             .await
             .map_err(|e| Rejection::rejected(format!("cannot provision the stream encryption key: {e}")))
+    }
+}
+
+/// The hub's live streams, seen through the domains they were published to.
+#[derive(Debug, Clone)]
+struct HubStreams {
+    hub: Hub,
+    domains: DomainService,
+}
+
+impl HubStreams {
+    fn domain_of(&self, host: &str) -> String {
+        self.domains
+            .live()
+            .lookup(Some(host).filter(|h| !h.is_empty()))
+            .map_or_else(|| host.to_string(), |d| d.name.to_string())
+    }
+}
+
+impl sealcast_api::live::LiveStreams for HubStreams {
+    fn online(&self) -> Vec<sealcast_api::live::OnlineStream> {
+        self.hub
+            .streams()
+            .into_iter()
+            .map(|s| {
+                let info = &s.info;
+                sealcast_api::live::OnlineStream {
+                    domain: self.domain_of(&info.domain),
+                    publish_host: info.domain.clone(),
+                    app: info.key.app.clone(),
+                    stream: info.key.stream.clone(),
+                    started_at: info.started_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+                    client: info.remote_addr,
+                }
+            })
+            .collect()
+    }
+
+    fn kick(&self, domain: &str, app: &str, stream: &str, reason: &str) -> bool {
+        let key = StreamKey::new(app, stream);
+        let live_here =
+            self.hub.streams().iter().any(|s| s.info.key == key && self.domain_of(&s.info.domain) == domain);
+        live_here && self.hub.kick(&key, reason)
     }
 }
 
@@ -165,6 +225,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         iam,
         kms: kms.clone(),
         domains: domains.clone(),
+        streams: Arc::new(HubStreams { hub: hub.clone(), domains: domains.clone() }),
         nonces: Arc::default(),
     };
     let api_server = tokio::spawn(sealcast_api::serve(api, api_state, api_shutdown.clone()));

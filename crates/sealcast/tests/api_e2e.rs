@@ -348,3 +348,257 @@ fn policies_decide_what_users_may_call_and_the_audit_log_records_it() {
         assert_eq!(code(&r[0]).1, "InvalidAccessKeyId.NotFound", "keys go with their user: {r:?}");
     }
 }
+
+/// The leaf subject a TLS handshake with `sni` is served (`None` when the handshake fails).
+fn served_subject(server: &Server, sni: &str) -> Option<String> {
+    require("openssl");
+    let o = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{}", server.https.port()), "-servername", sni])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("openssl");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    out.lines().find(|l| l.starts_with("subject=")).map(|l| l.replace(' ', ""))
+}
+
+fn wait_for(what: &str, secs: u64, mut pred: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !pred() {
+        assert!(std::time::Instant::now() < deadline, "{what} within {secs} s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn live_call(action: &str, params: Value) -> Value {
+    serde_json::json!({"product": "live", "action": action, "params": params})
+}
+
+#[test]
+fn certificates_through_both_sdk_generations_are_served_on_the_next_handshake() {
+    use sealcast_tls::test_pki::{KeyAlg, TestCa};
+    for db in EVERY_DB {
+        let server = Server::start_db("api-certs", db, &[], BOOTSTRAP);
+        let ca = TestCa::new("API CA");
+        for generation in ["v1", "v3"] {
+            let domain = format!("play-{generation}.example.com");
+            let leaf = ca.leaf_current(&[&domain], KeyAlg::P256);
+            let other = ca.leaf_current(&[&domain], KeyAlg::P256);
+            let elsewhere = ca.leaf_current(&["elsewhere.example.org"], KeyAlg::P256);
+            let cert = |name: &str, pub_: &str, pri: &str, force: &str| {
+                live_call(
+                    "SetLiveDomainCertificate",
+                    serde_json::json!({"DomainName": domain, "CertName": name, "CertType": "upload",
+                        "SSLProtocol": "on", "SSLPub": pub_, "SSLPri": pri, "ForceSet": force}),
+                )
+            };
+            let name = format!("cert-{generation}");
+            let r = sdk(
+                &server,
+                generation,
+                serde_json::json!([
+                    live_call(
+                        "AddLiveDomain",
+                        serde_json::json!({"DomainName": domain, "LiveDomainType": "liveVideo", "Region": "cn-shanghai"})
+                    ),
+                    cert(&name, "not a certificate", &leaf.key_pem, "0"),
+                    cert(&name, &leaf.chain_pem, &other.key_pem, "0"),
+                    cert(&name, &elsewhere.chain_pem, &elsewhere.key_pem, "0"),
+                    cert(&name, &leaf.chain_pem, &leaf.key_pem, "0"),
+                    cert(&name, &leaf.chain_pem, &leaf.key_pem, "0"),
+                    cert(&name, &leaf.chain_pem, &leaf.key_pem, "1"),
+                    live_call(
+                        "SetLiveDomainCertificate",
+                        serde_json::json!({"DomainName": "nowhere.example.com", "CertName": "x", "SSLProtocol": "on", "SSLPub": leaf.chain_pem, "SSLPri": leaf.key_pem})
+                    ),
+                    live_call("DescribeLiveCertificateList", serde_json::json!({"DomainName": domain})),
+                    live_call("DescribeLiveCertificateDetail", serde_json::json!({"CertName": name})),
+                    live_call("DescribeLiveCertificateDetail", serde_json::json!({"CertName": "missing"})),
+                    live_call("DescribeLiveUserDomains", serde_json::json!({"PageSize": 50})),
+                    live_call("DescribeLiveDomainDetail", serde_json::json!({"DomainName": domain})),
+                ]),
+            );
+            let ctx = format!("{db:?} {generation}: {r:?}");
+            assert_eq!(r[0]["ok"], true, "{ctx}");
+            assert_eq!(code(&r[1]), (400, "Certificate.FormatError"), "{ctx}");
+            assert!(r[1]["message"].as_str().unwrap_or("").contains("not PEM"), "{ctx}");
+            assert_eq!(code(&r[2]), (400, "Certificate.MissMatch"), "{ctx}");
+            assert_eq!(code(&r[3]), (400, "Certificate.DomainMismatch"), "{ctx}");
+            assert_eq!(r[4]["ok"], true, "{ctx}");
+            assert_eq!(code(&r[5]), (400, "Certificate.Duplicated"), "same name without ForceSet: {ctx}");
+            assert_eq!(r[6]["ok"], true, "ForceSet overwrites: {ctx}");
+            assert_eq!(code(&r[7]), (404, "InvalidDomain.NotFound"), "{ctx}");
+            let list = &r[8]["body"]["CertificateListModel"];
+            assert_eq!(list["Count"], 1, "{ctx}");
+            assert_eq!(list["CertList"]["Cert"][0]["CertName"], name.as_str(), "{ctx}");
+            let detail = &r[9]["body"];
+            assert!(detail["Cert"].as_str().unwrap_or("").contains("BEGIN CERTIFICATE"), "{ctx}");
+            assert!(!r[9].to_string().contains("PRIVATE KEY"), "the key never leaves: {ctx}");
+            assert_eq!(code(&r[10]), (404, "InvalidCertName.NotFound"), "{ctx}");
+            let domains = r[11]["body"]["Domains"]["PageData"].as_array().expect("domains");
+            assert!(domains.iter().any(|d| d["DomainName"] == domain.as_str()), "{ctx}");
+            assert_eq!(r[12]["body"]["DomainDetail"]["SSLProtocol"], "on", "{ctx}");
+            // Served from the next handshake; SSLProtocol=off takes it away again.
+            wait_for("the uploaded certificate", 5, || {
+                served_subject(&server, &domain).is_some_and(|s| s.contains(&domain))
+            });
+            let r = sdk(
+                &server,
+                generation,
+                serde_json::json!([live_call(
+                    "SetLiveDomainCertificate",
+                    serde_json::json!({"DomainName": domain, "SSLProtocol": "off"})
+                )]),
+            );
+            assert_eq!(r[0]["ok"], true, "{r:?}");
+            wait_for("HTTPS off", 5, || !served_subject(&server, &domain).is_some_and(|s| s.contains(&domain)));
+        }
+    }
+}
+
+#[test]
+fn transcode_encrypt_parameters_change_the_next_publish_and_forbid_kicks_publishers() {
+    for db in EVERY_DB {
+        let server = Server::start_db("api-transcode", db, &[], BOOTSTRAP);
+        let r = sdk(&server, "v3", serde_json::json!([{"product": "kms", "action": "CreateKey", "params": {}}]));
+        let cmk = r[0]["body"]["KeyMetadata"]["KeyId"].as_str().expect("key").to_string();
+        let enc =
+            |t: &str, id: &str| format!(r#"{{"EncryptType":"{t}","KmsKeyID":"{id}","KmsKeyExpireInterval":"600"}}"#);
+        // Publishers pushing to 127.0.0.1 land on the default domain, localhost.
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([
+                live_call(
+                    "AddLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld", "EncryptParameters": enc("aliyun", &cmk)})
+                ),
+                live_call(
+                    "AddCustomLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "my720", "TemplateType": "h264", "Height": 720, "Width": 1280, "FPS": 25, "VideoBitrate": 1500})
+                ),
+                live_call(
+                    "AddLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld"})
+                ),
+                live_call(
+                    "AddLiveStreamTranscode",
+                    serde_json::json!({"Domain": "nowhere.example.com", "App": "vip", "Template": "lld"})
+                ),
+                live_call(
+                    "AddLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "x", "Template": "lld", "EncryptParameters": enc("aliyun", "no-such-key")})
+                ),
+                live_call("DescribeLiveStreamTranscodeInfo", serde_json::json!({"DomainTranscodeName": "localhost"})),
+            ]),
+        );
+        let ctx = format!("{db:?}: {r:?}");
+        assert_eq!((r[0]["ok"].clone(), r[1]["ok"].clone()), (Value::Bool(true), Value::Bool(true)), "{ctx}");
+        assert_eq!(code(&r[2]), (400, "ConfigAlreadyExists"), "{ctx}");
+        assert_eq!(code(&r[3]), (404, "InvalidDomain.NotFound"), "{ctx}");
+        assert_eq!(code(&r[4]), (404, "Forbidden.KeyNotFound"), "the CMK must exist: {ctx}");
+        let info = r[5]["body"]["DomainTranscodeList"]["DomainTranscodeInfo"].as_array().expect("list").clone();
+        let lld = info.iter().find(|t| t["TranscodeTemplate"] == "lld").expect("lld");
+        assert_eq!(lld["EncryptParameters"]["EncryptType"], "aliyun", "{ctx}");
+        assert_eq!(lld["EncryptParameters"]["KmsKeyID"], cmk.as_str(), "{ctx}");
+        let custom = info.iter().find(|t| t["TranscodeTemplate"] == "my720").expect("custom");
+        assert_eq!(custom["CustomTranscodeParameters"]["Height"], "720", "{ctx}");
+
+        let key_lines = |path: &str| -> Vec<String> {
+            let p = server.wait_playlist(path, 20, |p| p.contains("#EXT-X-ENDLIST"));
+            p.lines().filter(|l| l.starts_with("#EXT-X-KEY")).map(str::to_string).collect()
+        };
+        let out = wait_output(push(&server.rtmp_url("vip/one"), 3, false));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let keys = key_lines("/vip/one.m3u8");
+        assert!(!keys.is_empty() && keys.iter().all(|l| l.contains("com.sealcast.envelope")), "envelope: {keys:?}");
+
+        // V3 update to aes-128 (the CMK stays; changing it is refused).
+        let r = sdk(
+            &server,
+            "v3",
+            serde_json::json!([
+                live_call(
+                    "UpdateLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld", "EncryptParameters": enc("aliyun", "00000000-0000-4000-8000-000000000000")})
+                ),
+                live_call(
+                    "UpdateLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld", "EncryptParameters": enc("aes-128", &cmk)})
+                ),
+            ]),
+        );
+        assert_eq!(code(&r[0]).1, "InvalidParameter", "{r:?}");
+        assert!(r[0]["message"].as_str().unwrap_or("").contains("cannot be changed"), "{r:?}");
+        assert_eq!(r[1]["ok"], true, "{r:?}");
+        let out = wait_output(push(&server.rtmp_url("vip/two"), 3, false));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let keys = key_lines("/vip/two.m3u8");
+        assert!(
+            !keys.is_empty()
+                && keys.iter().all(|l| l.starts_with("#EXT-X-KEY:METHOD=AES-128") && !l.contains("KEYFORMAT=")),
+            "aes-128 for every player: {keys:?}"
+        );
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([live_call(
+                "DeleteLiveStreamTranscode",
+                serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld"})
+            )]),
+        );
+        assert_eq!(r[0]["ok"], true, "{r:?}");
+        assert!(
+            !server.cli_ok(&["encryption", "list"]).contains("\tvip\t"),
+            "deleting the template removes its encryption"
+        );
+
+        // Online list, ForbidLiveStream kicks and blocks, ResumeLiveStream lifts it.
+        let publisher = push(&server.rtmp_url("live/cam"), 60, true);
+        let online = || {
+            let r = sdk(
+                &server,
+                "v3",
+                serde_json::json!([live_call(
+                    "DescribeLiveStreamsOnlineList",
+                    serde_json::json!({"DomainName": "localhost", "AppName": "live"})
+                )]),
+            );
+            r[0]["body"]["OnlineInfo"]["LiveStreamOnlineInfo"].as_array().cloned().unwrap_or_default()
+        };
+        wait_for("the stream online", 15, || online().iter().any(|s| s["StreamName"] == "cam"));
+        let listed = online();
+        assert_eq!(listed[0]["ClientIp"], "127.0.0.1", "{listed:?}");
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([live_call(
+                "ForbidLiveStream",
+                serde_json::json!({"DomainName": "localhost", "AppName": "live", "StreamName": "cam", "LiveStreamType": "publisher"})
+            )]),
+        );
+        assert_eq!(r[0]["ok"], true, "{r:?}");
+        let kicked = wait_output(publisher);
+        assert!(!String::from_utf8_lossy(&kicked.stderr).is_empty());
+        wait_for("the stream offline", 10, || online().is_empty());
+        let again = wait_output(push(&server.rtmp_url("live/cam"), 1, false));
+        assert!(!again.status.success(), "a forbidden stream cannot republish");
+        assert!(server.wait_log("live/cam is forbidden on localhost until resumed", 5), "{}", server.log());
+        let r = sdk(
+            &server,
+            "v3",
+            serde_json::json!([
+                live_call(
+                    "ResumeLiveStream",
+                    serde_json::json!({"DomainName": "localhost", "AppName": "live", "StreamName": "cam", "LiveStreamType": "publisher"})
+                ),
+                live_call(
+                    "ResumeLiveStream",
+                    serde_json::json!({"DomainName": "localhost", "AppName": "live", "StreamName": "cam", "LiveStreamType": "publisher"})
+                ),
+            ]),
+        );
+        assert_eq!((r[0]["ok"].clone(), code(&r[1]).1), (Value::Bool(true), "InvalidStream.NotFound"), "{r:?}");
+        let resumed = wait_output(push(&server.rtmp_url("live/cam"), 1, false));
+        assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    }
+}

@@ -291,6 +291,16 @@ impl DomainService {
         Self::view(&rec)
     }
 
+    /// The public chain of a certificate, as uploaded.
+    pub async fn certificate_pem(&self, cert_name: &str) -> Result<String, DomainError> {
+        let rec = self
+            .store
+            .cert_by_name(cert_name)
+            .await?
+            .ok_or_else(|| DomainError::CertificateNotFound(cert_name.to_string()))?;
+        Ok(rec.cert_pem)
+    }
+
     pub async fn certificates(&self) -> Result<Vec<CertificateView>, DomainError> {
         self.store.cert_list().await?.iter().map(Self::view).collect()
     }
