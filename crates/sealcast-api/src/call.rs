@@ -146,6 +146,8 @@ pub async fn authenticate(
     now: i64,
 ) -> Result<Call, ApiError> {
     let mut params = decode_form(req.query).map_err(|e| ApiError::invalid("query string", e))?;
+    // V3 signs the query string in the canonical request and a form body by its hash only.
+    let query_params = params.clone();
     let form =
         req.headers.iter().any(|(k, v)| k == "content-type" && v.starts_with("application/x-www-form-urlencoded"));
     if form && !req.body.is_empty() {
@@ -208,7 +210,7 @@ pub async fn authenticate(
         .map_err(|_| ApiError::new(500, "InternalError", "stored secret is not text"))?
         .to_string();
     match &v3_auth {
-        Some(a) => v3::verify(&secret, a, req.method, req.path, &params, &req.headers, req.body)
+        Some(a) => v3::verify(&secret, a, req.method, req.path, &query_params, &req.headers, req.body)
             .map_err(|e| signature_error(e, None))?,
         None => v1::verify(&secret, req.method, &params)
             .map_err(|e| signature_error(e, Some(v1::string_to_sign(req.method, &params))))?,
@@ -332,6 +334,29 @@ mod tests {
         let call = authenticate(&req, &keys, &nonces, NOW).await.expect("valid V3");
         assert_eq!((call.action.as_str(), call.get("KeyId")), ("DescribeKey", Some("alias/x")));
         assert_eq!(authenticate(&req, &keys, &nonces, NOW).await.expect_err("replay").code, "SignatureNonceUsed");
+    }
+
+    #[tokio::test]
+    async fn v3_form_bodies_are_signed_by_their_hash_only() {
+        let (keys, k) = keys().await;
+        let nonces = Nonces::default();
+        let body = b"KeyId=alias%2Fx&NumberOfBytes=16";
+        let out = v3::Outgoing {
+            host: "127.0.0.1:8081",
+            action: "GenerateDataKey",
+            version: "2016-01-20",
+            date: "2026-11-25T12:00:00Z",
+            nonce: "form-1",
+            body,
+        };
+        let headers = v3::sign(&k.access_key_id, &k.access_key_secret, &out);
+        let req = RawRequest { method: "POST", path: "/", query: "", headers: headers.clone(), body };
+        let call = authenticate(&req, &keys, &nonces, NOW).await.expect("valid V3 with a form body");
+        assert_eq!((call.get("KeyId"), call.get("NumberOfBytes")), (Some("alias/x"), Some("16")));
+        let tampered =
+            RawRequest { method: "POST", path: "/", query: "", headers, body: b"KeyId=alias%2Fy&NumberOfBytes=16" };
+        let e = authenticate(&tampered, &keys, &nonces, NOW).await.expect_err("the body hash no longer matches");
+        assert_eq!(e.code, "SignatureDoesNotMatch");
     }
 
     #[test]

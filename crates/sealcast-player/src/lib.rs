@@ -19,9 +19,6 @@
 //! The HPKE key pair is generated per play session and never leaves memory.
 #![forbid(unsafe_code)]
 
-mod http;
-mod url;
-
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,8 +36,8 @@ use sealcast_media::hls::parse::{parse_playlist, MediaSegment, ParsedPlaylist, S
 use thiserror::Error;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
-pub use crate::http::{tls_config, HttpConfig};
-pub use crate::url::Url;
+use sealcast_http::HttpClient;
+pub use sealcast_http::{tls_config, HttpConfig, HttpError, Url};
 
 /// Why playback stopped.
 #[derive(Debug, Error)]
@@ -66,6 +63,16 @@ pub enum PlayerError {
     Output(#[from] std::io::Error),
     #[error("cannot create the player key pair: {0}")]
     KeyPair(String),
+}
+
+impl From<HttpError> for PlayerError {
+    fn from(e: HttpError) -> Self {
+        match e {
+            HttpError::Url(m) => PlayerError::Url(m),
+            HttpError::Tls(m) => PlayerError::Tls(m),
+            HttpError::Http(m) => PlayerError::Http(m),
+        }
+    }
 }
 
 /// What to play.
@@ -127,7 +134,7 @@ fn query_param<'a>(url: &'a Url, name: &str) -> Option<&'a str> {
 }
 
 struct Session<'a, W> {
-    client: http::HttpClient,
+    client: HttpClient,
     out: &'a mut W,
     pair: HpkeKeyPair,
     /// Content keys by key URL.
@@ -257,7 +264,7 @@ pub async fn play<W: AsyncWrite + Unpin>(
     let url = Url::parse(&opts.url)?;
     let tls2 = tls.clone();
     let s = Session {
-        client: http::HttpClient::new(tls, opts.http.clone()),
+        client: HttpClient::new(tls, opts.http.clone()),
         out,
         pair,
         keys: HashMap::new(),
@@ -265,7 +272,7 @@ pub async fn play<W: AsyncWrite + Unpin>(
         progress: Progress::default(),
     };
     if url.path().ends_with(".flv") {
-        let stream = http::HttpClient::new(tls2, opts.http.clone());
+        let stream = HttpClient::new(tls2, opts.http.clone());
         return play_flv(s, stream, url, opts, on_progress).await;
     }
     play_hls(s, url, opts, on_progress).await
@@ -273,7 +280,7 @@ pub async fn play<W: AsyncWrite + Unpin>(
 
 async fn play_flv<W: AsyncWrite + Unpin>(
     mut s: Session<'_, W>,
-    stream: http::HttpClient,
+    stream: HttpClient,
     url: Url,
     opts: &PlayOptions,
     mut on_progress: impl FnMut(&Progress),

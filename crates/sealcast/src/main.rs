@@ -3,6 +3,7 @@
 //! Thin wiring: configuration and CLI here; the work is in the `sealcast-*` crates.
 #![forbid(unsafe_code)]
 
+mod api_cli;
 mod cli;
 mod config;
 mod iam_cli;
@@ -79,6 +80,9 @@ enum Command {
         #[command(flatten)]
         args: iam_cli::AuditArgs,
     },
+    /// Call the control API (or Alibaba Cloud's Live/KMS API) signed like the SDKs:
+    /// `sealcast api DescribeLiveDomainDetail --DomainName play.example.com`.
+    Api(api_cli::ApiArgs),
     /// Play a stream (HLS or HTTP-FLV; clear, aes-128 or envelope) and write it decrypted to a
     /// file or stdout: `sealcast play https://play.example.com/live/cam.m3u8 | ffplay -`.
     Play(play::PlayArgs),
@@ -216,6 +220,7 @@ fn main() -> std::process::ExitCode {
         Command::AccessKey { data, command } => run_cli(async move { iam_cli::access_key(&data, command).await }),
         Command::Policy { data, command } => run_cli(async move { iam_cli::policy(&data, command).await }),
         Command::Audit { data, args } => run_cli(async move { iam_cli::audit(&data, args).await }),
+        Command::Api(args) => run_cli(async move { api_cli::run(args).await }),
         Command::Play(args) => run_cli(async move { play::run(args).await }),
         Command::Sign { data, args } => run_cli(async move { cli::sign(&data, args).await }),
         Command::Serve(args) => {

@@ -602,3 +602,47 @@ fn transcode_encrypt_parameters_change_the_next_publish_and_forbid_kicks_publish
         assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
     }
 }
+
+/// `sealcast api …` against a server; returns (success, stdout JSON, stderr).
+fn api_cli(server: &Server, secret: &str, args: &[&str]) -> (bool, Value, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_sealcast"))
+        .arg("api")
+        .args(["--endpoint", &format!("http://{}", server.api)])
+        .env("SEALCAST_ACCESS_KEY_ID", AK)
+        .env("SEALCAST_ACCESS_KEY_SECRET", secret)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run sealcast api");
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
+    (o.status.success(), v, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+#[test]
+fn the_api_cli_signs_like_the_sdks() {
+    let server = Server::start_db("api-cli", Db::Sqlite, &[], BOOTSTRAP);
+    let (ok, v, err) = api_cli(&server, SECRET, &["CreateKey", "--Description", "from the CLI"]);
+    assert!(ok, "{v} {err}");
+    let key = v["KeyMetadata"]["KeyId"].as_str().expect("key id").to_string();
+    let ctx = r#"{"stream":"live/cam"}"#;
+    let (ok, dk, err) = api_cli(
+        &server,
+        SECRET,
+        &["GenerateDataKey", "--KeyId", &key, "--KeySpec=AES_128", "--EncryptionContext", ctx],
+    );
+    assert!(ok, "{dk} {err}");
+    let blob = dk["CiphertextBlob"].as_str().expect("blob");
+    let (ok, plain, _) = api_cli(&server, SECRET, &["Decrypt", "--CiphertextBlob", blob, "--EncryptionContext", ctx]);
+    assert!(ok && plain["Plaintext"] == dk["Plaintext"], "{plain}");
+    let (ok, v, err) = api_cli(&server, SECRET, &["Decrypt", "--CiphertextBlob", blob]);
+    assert!(!ok && v["Code"] == "InvalidCiphertext", "{v} {err}");
+    assert!(err.contains("Decrypt failed: InvalidCiphertext"), "{err}");
+    let (ok, v, _) = api_cli(&server, SECRET, &["AddLiveDomain", "--DomainName", "cli.example.com"]);
+    assert!(ok, "{v}");
+    let (ok, v, _) = api_cli(&server, SECRET, &["DescribeLiveUserDomains", "--DomainName", "cli.example"]);
+    assert!(ok && v["Domains"]["PageData"][0]["DomainName"] == "cli.example.com", "{v}");
+    let (ok, v, _) = api_cli(&server, "wrong-secret-000", &["DescribeLiveUserDomains"]);
+    assert!(!ok && v["Code"] == "SignatureDoesNotMatch" && v["HttpStatus"] == 400, "{v}");
+    let (ok, v, err) = api_cli(&server, SECRET, &["NoSuchAction"]);
+    assert!(!ok && v["Code"] == "InvalidAction.NotFound", "{v} {err}");
+}

@@ -1,5 +1,5 @@
-//! A small HTTP/1.1 client on hyper for following a live stream: one kept-alive connection
-//! per origin, TLS with rustls (system roots plus any extra CA), timeouts and body limits.
+//! A small HTTP/1.1 client on hyper: one kept-alive connection per origin, TLS with rustls
+//! (system roots plus any extra CA), timeouts and body limits.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use crate::url::Url;
-use crate::PlayerError;
+use crate::HttpError;
 
 /// A response, fully read.
 #[derive(Debug)]
@@ -42,27 +42,27 @@ impl Default for HttpConfig {
 }
 
 /// The TLS roots: the system's, plus PEM CA certificates given by the caller.
-pub fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, PlayerError> {
+pub fn tls_config(extra_ca_pem: Option<&[u8]>) -> Result<Arc<ClientConfig>, HttpError> {
     let mut roots = RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(native.certs);
     if let Some(pem) = extra_ca_pem {
         let mut n = 0;
         for cert in CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| PlayerError::Tls(format!("the CA file is not PEM: {e}")))?;
-            roots.add(cert).map_err(|e| PlayerError::Tls(format!("unusable CA certificate: {e}")))?;
+            let cert = cert.map_err(|e| HttpError::Tls(format!("the CA file is not PEM: {e}")))?;
+            roots.add(cert).map_err(|e| HttpError::Tls(format!("unusable CA certificate: {e}")))?;
             n += 1;
         }
         if n == 0 {
-            return Err(PlayerError::Tls("the CA file holds no certificate".into()));
+            return Err(HttpError::Tls("the CA file holds no certificate".into()));
         }
     } else if added == 0 {
-        return Err(PlayerError::Tls("no system CA certificates found; give one with --cacert".into()));
+        return Err(HttpError::Tls("no system CA certificates found; give one with --cacert".into()));
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut cfg = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| PlayerError::Tls(e.to_string()))?
+        .map_err(|e| HttpError::Tls(e.to_string()))?
         .with_root_certificates(roots)
         .with_no_client_auth();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -87,18 +87,18 @@ impl HttpClient {
         HttpClient { tls, cfg, conns: HashMap::new() }
     }
 
-    async fn connect(&self, url: &Url) -> Result<SendRequest<Full<Bytes>>, PlayerError> {
+    async fn connect(&self, url: &Url) -> Result<SendRequest<Full<Bytes>>, HttpError> {
         let tcp = TcpStream::connect((url.host.as_str(), url.port))
             .await
-            .map_err(|e| PlayerError::Http(format!("cannot connect to {}: {e}", url.authority())))?;
+            .map_err(|e| HttpError::Http(format!("cannot connect to {}: {e}", url.authority())))?;
         let _ = tcp.set_nodelay(true);
         if url.https {
             let name = ServerName::try_from(url.host.clone())
-                .map_err(|_| PlayerError::Url(format!("{} is not a valid server name", url.host)))?;
+                .map_err(|_| HttpError::Url(format!("{} is not a valid server name", url.host)))?;
             let tls = TlsConnector::from(self.tls.clone())
                 .connect(name, tcp)
                 .await
-                .map_err(|e| PlayerError::Tls(format!("TLS with {}: {e}", url.authority())))?;
+                .map_err(|e| HttpError::Tls(format!("TLS with {}: {e}", url.authority())))?;
             handshake(tls).await
         } else {
             handshake(tcp).await
@@ -111,13 +111,25 @@ impl HttpClient {
         method: Method,
         url: &Url,
         body: Option<(Bytes, &'static str)>,
-    ) -> Result<Fetched, PlayerError> {
+    ) -> Result<Fetched, HttpError> {
+        self.send_with_headers(method, url, body, &[]).await
+    }
+
+    /// [`HttpClient::send`] with extra request headers (a `content-type` among them wins
+    /// over the body's).
+    pub async fn send_with_headers(
+        &mut self,
+        method: Method,
+        url: &Url,
+        body: Option<(Bytes, &'static str)>,
+        headers: &[(String, String)],
+    ) -> Result<Fetched, HttpError> {
         let timeout = self.cfg.timeout;
-        match tokio::time::timeout(timeout, self.send_inner(method, url, body)).await {
+        match tokio::time::timeout(timeout, self.send_inner(method, url, body, headers)).await {
             Ok(r) => r,
             Err(_) => {
                 self.conns.remove(&(url.https, url.host.clone(), url.port));
-                Err(PlayerError::Http(format!("{url}: no response within {} s", timeout.as_secs())))
+                Err(HttpError::Http(format!("{url}: no response within {} s", timeout.as_secs())))
             }
         }
     }
@@ -127,7 +139,8 @@ impl HttpClient {
         method: Method,
         url: &Url,
         body: Option<(Bytes, &'static str)>,
-    ) -> Result<Fetched, PlayerError> {
+        headers: &[(String, String)],
+    ) -> Result<Fetched, HttpError> {
         let origin = (url.https, url.host.clone(), url.port);
         // A kept-alive connection may have been closed by the server: retry once on a new one.
         for attempt in 0..2 {
@@ -139,59 +152,64 @@ impl HttpClient {
                 if attempt == 0 {
                     continue;
                 }
-                return Err(PlayerError::Http(format!("{url}: connection closed")));
+                return Err(HttpError::Http(format!("{url}: connection closed")));
             }
             let mut req = Request::builder()
                 .method(method.clone())
                 .uri(&url.path_and_query)
                 .header(header::HOST, url.authority())
-                .header(header::USER_AGENT, concat!("sealcast-player/", env!("CARGO_PKG_VERSION")));
+                .header(header::USER_AGENT, concat!("sealcast/", env!("CARGO_PKG_VERSION")));
             let payload = match &body {
                 Some((b, ct)) => {
-                    req = req.header(header::CONTENT_TYPE, *ct);
+                    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+                        req = req.header(header::CONTENT_TYPE, *ct);
+                    }
                     b.clone()
                 }
                 None => Bytes::new(),
             };
-            let req = req.body(Full::new(payload)).map_err(|e| PlayerError::Url(format!("{url}: {e}")))?;
+            for (k, v) in headers.iter().filter(|(k, _)| !k.eq_ignore_ascii_case("host")) {
+                req = req.header(k.as_str(), v.as_str());
+            }
+            let req = req.body(Full::new(payload)).map_err(|e| HttpError::Url(format!("{url}: {e}")))?;
             let resp = match sender.send_request(req).await {
                 Ok(r) => r,
                 Err(e) if attempt == 0 && (e.is_closed() || e.is_incomplete_message()) => continue,
-                Err(e) => return Err(PlayerError::Http(format!("{url}: {e}"))),
+                Err(e) => return Err(HttpError::Http(format!("{url}: {e}"))),
             };
             let status = resp.status();
             let body = Limited::new(resp.into_body(), self.cfg.max_body)
                 .collect()
                 .await
-                .map_err(|e| PlayerError::Http(format!("{url}: reading the body: {e}")))?
+                .map_err(|e| HttpError::Http(format!("{url}: reading the body: {e}")))?
                 .to_bytes();
             self.conns.insert(origin, sender);
             return Ok(Fetched { status, body });
         }
-        Err(PlayerError::Http(format!("{url}: connection closed")))
+        Err(HttpError::Http(format!("{url}: connection closed")))
     }
 }
 
 impl HttpClient {
     /// Opens a streaming GET on its own connection (for HTTP-FLV); the body is read by the
     /// caller as it arrives. Only the response head is bounded by the timeout.
-    pub async fn open_stream(&self, url: &Url) -> Result<(StatusCode, hyper::body::Incoming), PlayerError> {
+    pub async fn open_stream(&self, url: &Url) -> Result<(StatusCode, hyper::body::Incoming), HttpError> {
         let head = async {
             let mut sender = self.connect(url).await?;
-            sender.ready().await.map_err(|e| PlayerError::Http(format!("{url}: {e}")))?;
+            sender.ready().await.map_err(|e| HttpError::Http(format!("{url}: {e}")))?;
             let req = Request::builder()
                 .method(Method::GET)
                 .uri(&url.path_and_query)
                 .header(header::HOST, url.authority())
-                .header(header::USER_AGENT, concat!("sealcast-player/", env!("CARGO_PKG_VERSION")))
+                .header(header::USER_AGENT, concat!("sealcast/", env!("CARGO_PKG_VERSION")))
                 .body(Full::new(Bytes::new()))
-                .map_err(|e| PlayerError::Url(format!("{url}: {e}")))?;
-            let resp = sender.send_request(req).await.map_err(|e| PlayerError::Http(format!("{url}: {e}")))?;
+                .map_err(|e| HttpError::Url(format!("{url}: {e}")))?;
+            let resp = sender.send_request(req).await.map_err(|e| HttpError::Http(format!("{url}: {e}")))?;
             Ok((resp.status(), resp.into_body()))
         };
         tokio::time::timeout(self.cfg.timeout, head)
             .await
-            .map_err(|_| PlayerError::Http(format!("{url}: no response within {} s", self.cfg.timeout.as_secs())))?
+            .map_err(|_| HttpError::Http(format!("{url}: no response within {} s", self.cfg.timeout.as_secs())))?
     }
 
     pub fn timeout(&self) -> Duration {
@@ -199,16 +217,16 @@ impl HttpClient {
     }
 }
 
-async fn handshake<S>(io: S) -> Result<SendRequest<Full<Bytes>>, PlayerError>
+async fn handshake<S>(io: S) -> Result<SendRequest<Full<Bytes>>, HttpError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
         .await
-        .map_err(|e| PlayerError::Http(format!("HTTP handshake: {e}")))?;
+        .map_err(|e| HttpError::Http(format!("HTTP handshake: {e}")))?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "player connection ended");
+            tracing::debug!(error = %e, "HTTP client connection ended");
         }
     });
     Ok(sender)

@@ -2,7 +2,7 @@
 
 use http::Uri;
 
-use crate::PlayerError;
+use crate::HttpError;
 
 /// An absolute http(s) URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,14 +15,14 @@ pub struct Url {
 }
 
 impl Url {
-    pub fn parse(s: &str) -> Result<Url, PlayerError> {
-        let uri: Uri = s.parse().map_err(|e| PlayerError::Url(format!("{s}: {e}")))?;
+    pub fn parse(s: &str) -> Result<Url, HttpError> {
+        let uri: Uri = s.parse().map_err(|e| HttpError::Url(format!("{s}: {e}")))?;
         let https = match uri.scheme_str() {
             Some("https") => true,
             Some("http") => false,
-            _ => return Err(PlayerError::Url(format!("{s}: only http:// and https:// URLs can be played"))),
+            _ => return Err(HttpError::Url(format!("{s}: only http:// and https:// URLs can be played"))),
         };
-        let host = uri.host().ok_or_else(|| PlayerError::Url(format!("{s}: no host")))?;
+        let host = uri.host().ok_or_else(|| HttpError::Url(format!("{s}: no host")))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let path_and_query = uri.path_and_query().map_or("/".to_string(), |p| p.as_str().to_string());
@@ -49,7 +49,7 @@ impl Url {
 
     /// Resolves a playlist reference against this URL (absolute URL, absolute path or
     /// relative path; dot segments are removed).
-    pub fn join(&self, reference: &str) -> Result<Url, PlayerError> {
+    pub fn join(&self, reference: &str) -> Result<Url, HttpError> {
         if reference.contains("://") {
             return Url::parse(reference);
         }
