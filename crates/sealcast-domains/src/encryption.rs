@@ -82,7 +82,7 @@ impl DomainService {
         if let Some(id) = kms_key_id.as_deref().filter(|_| mode != EncryptionMode::None) {
             // Proves the key exists, is enabled and usable before any publish depends on it.
             let ctx = EncryptionContext::new().with("purpose", "check").with("domain", d.as_str());
-            self.kms().generate_data_key(Some(id), KeySpec::Aes128, &ctx).await?;
+            self.stream_kms().generate_data_key(Some(id), KeySpec::Aes128, &ctx).await?;
         }
         let rec = StreamEncryptionRecord {
             domain: d.to_string(),

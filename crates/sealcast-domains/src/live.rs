@@ -337,7 +337,8 @@ mod tests {
                 svc.put_transcode(req("lsd", TemplateKind::Standard, none.clone(), None), true).await,
                 Err(DomainError::TemplateNotFound(_))
             ));
-            let other = svc.kms().generate_data_key(None, sealcast_kms::KeySpec::Aes128, &Default::default()).await;
+            let other =
+                svc.stream_kms().generate_data_key(None, sealcast_kms::KeySpec::Aes128, &Default::default()).await;
             let other_key = other.expect("default key").key_id;
             let e = svc
                 .put_transcode(req("lld", TemplateKind::Standard, none.clone(), Some(&enc(&other_key))), true)

@@ -29,4 +29,6 @@ pub enum KmsError {
     Crypto(#[from] sealcast_crypto::CryptoError),
     #[error("KMS unavailable: {0}")]
     Unavailable(String),
+    #[error("the remote KMS refused: {code}: {message}")]
+    Remote { code: String, message: String },
 }

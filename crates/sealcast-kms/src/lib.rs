@@ -6,18 +6,21 @@
 //! database sealed by a root key ([`RootKey`]); data keys are returned in plaintext (in
 //! memory only, zeroized on drop) and as a self-describing ciphertext blob ([`blob`]).
 //!
-//! A remote KMS speaking the same API plugs in behind the same trait.
+//! [`RemoteKms`] plugs a KMS speaking the same API (another Sealcast, Alibaba Cloud KMS) in
+//! behind the same trait.
 #![forbid(unsafe_code)]
 
 pub mod blob;
 mod builtin;
 mod context;
 mod error;
+mod remote;
 mod root_key;
 
 pub use builtin::BuiltinKms;
 pub use context::EncryptionContext;
 pub use error::KmsError;
+pub use remote::{RemoteKms, RemoteKmsConfig};
 pub use root_key::{RootKey, RootKeySource};
 
 use async_trait::async_trait;

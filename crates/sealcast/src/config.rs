@@ -37,9 +37,43 @@ pub struct Config {
     pub default_domain: String,
     /// tracing filter, e.g. `info` or `sealcast=debug`.
     pub log: String,
+    /// Serve only the control API (a standalone KMS and configuration server).
+    pub api_only: bool,
     pub hls: HlsSection,
     pub rtmp: RtmpSection,
     pub keys: KeysSection,
+    pub kms: KmsSection,
+}
+
+/// Where stream data keys come from: the built-in KMS (default) or a remote one speaking the
+/// KMS API (another Sealcast, Alibaba Cloud KMS).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KmsSection {
+    /// Empty: built-in. Else `http://host:port`, `https://…` or a bare host (HTTPS).
+    pub endpoint: String,
+    pub access_key_id: String,
+    /// Prefer SEALCAST_KMS_ACCESS_KEY_SECRET over the file.
+    pub access_key_secret: String,
+    /// CMK for apps whose encryption names none.
+    pub key_id: String,
+    /// Extra PEM CA certificates for an HTTPS endpoint.
+    pub ca_file: Option<PathBuf>,
+    /// Seconds per call.
+    pub timeout: u64,
+}
+
+impl Default for KmsSection {
+    fn default() -> Self {
+        KmsSection {
+            endpoint: String::new(),
+            access_key_id: String::new(),
+            access_key_secret: String::new(),
+            key_id: String::new(),
+            ca_file: None,
+            timeout: 5,
+        }
+    }
 }
 
 /// The key endpoint.
@@ -99,9 +133,11 @@ impl Default for Config {
             api_listen: ([127, 0, 0, 1], 8081).into(),
             default_domain: "localhost".into(),
             log: "info".into(),
+            api_only: false,
             hls: HlsSection::default(),
             rtmp: RtmpSection::default(),
             keys: KeysSection::default(),
+            kms: KmsSection::default(),
         }
     }
 }
@@ -135,6 +171,8 @@ impl Default for RtmpSection {
 pub enum ConfigError {
     #[error("{key} = {value} is out of range: {rule}")]
     Range { key: &'static str, value: String, rule: &'static str },
+    #[error("{key} is required when {when}")]
+    Missing { key: &'static str, when: &'static str },
     #[error("cannot read config file {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config file {path}: {source}")]
@@ -210,7 +248,40 @@ impl Config {
             "must be 0..=1000000 per second (0 = unlimited)",
         )?;
         range("keys.cache_entries", k.cache_entries, 1, 1_000_000, "must be 1..=1000000")?;
+        let m = &self.kms;
+        if !m.endpoint.is_empty() {
+            for (key, v) in [
+                ("kms.access_key_id", &m.access_key_id),
+                ("kms.access_key_secret", &m.access_key_secret),
+                ("kms.key_id", &m.key_id),
+            ] {
+                if v.is_empty() {
+                    return Err(ConfigError::Missing { key, when: "kms.endpoint is set" });
+                }
+            }
+            range("kms.timeout", m.timeout, 1, 60, "must be 1..=60 seconds")?;
+        }
         Ok(())
+    }
+
+    /// The remote KMS settings, when one is configured.
+    pub fn remote_kms(&self) -> Result<Option<sealcast_kms::RemoteKmsConfig>, ConfigError> {
+        let m = &self.kms;
+        if m.endpoint.is_empty() {
+            return Ok(None);
+        }
+        let extra_ca_pem = match &m.ca_file {
+            Some(p) => Some(std::fs::read(p).map_err(|source| ConfigError::Read { path: p.clone(), source })?),
+            None => None,
+        };
+        Ok(Some(sealcast_kms::RemoteKmsConfig {
+            endpoint: m.endpoint.clone(),
+            access_key_id: m.access_key_id.clone(),
+            access_key_secret: m.access_key_secret.clone(),
+            default_key_id: m.key_id.clone(),
+            extra_ca_pem,
+            timeout: Duration::from_secs(m.timeout),
+        }))
     }
 
     pub fn key_limits(&self) -> sealcast_edge::KeyLimits {

@@ -28,7 +28,7 @@ struct Cli {
 enum Command {
     /// Run the server (RTMP ingest, HLS playback, control API) with an embedded SQLite database
     /// and built-in KMS in --data-dir.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage playback domains and their functions (https_force, http_force, HSTS,
     /// https_tls_version, https_option, aliauth).
     Domain {
@@ -96,8 +96,10 @@ enum Command {
     },
 }
 
-/// Flags override the config file; each has a SEALCAST_* environment variable.
+/// Flags override the config file; each has a SEALCAST_* environment variable. A flag given
+/// twice takes its last value.
 #[derive(Debug, Args)]
+#[command(args_override_self = true)]
 struct ServeArgs {
     /// TOML configuration file (keys documented in docs/configuration.md).
     #[arg(long, env = "SEALCAST_CONFIG")]
@@ -138,6 +140,23 @@ struct ServeArgs {
     /// Log filter, e.g. `info` or `sealcast_ingest=debug` [default: info].
     #[arg(long, env = "SEALCAST_LOG")]
     log: Option<String>,
+    /// Serve only the control API: a standalone KMS (and configuration server) for other
+    /// Sealcast servers.
+    #[arg(long, env = "SEALCAST_API_ONLY")]
+    api_only: bool,
+    /// Remote KMS for stream data keys (another Sealcast's API, or Alibaba Cloud KMS)
+    /// [default: the built-in KMS].
+    #[arg(long, env = "SEALCAST_KMS_ENDPOINT")]
+    kms_endpoint: Option<String>,
+    /// Access key id for the remote KMS.
+    #[arg(long, env = "SEALCAST_KMS_ACCESS_KEY_ID")]
+    kms_access_key_id: Option<String>,
+    /// Access key secret for the remote KMS (prefer the environment variable).
+    #[arg(long, env = "SEALCAST_KMS_ACCESS_KEY_SECRET", hide_env_values = true)]
+    kms_access_key_secret: Option<String>,
+    /// The remote KMS's CMK for apps whose encryption names none.
+    #[arg(long, env = "SEALCAST_KMS_KEY_ID")]
+    kms_key_id: Option<String>,
 }
 
 impl ServeArgs {
@@ -181,6 +200,19 @@ impl ServeArgs {
         }
         if let Some(v) = self.log {
             c.log = v;
+        }
+        c.api_only |= self.api_only;
+        if let Some(v) = self.kms_endpoint {
+            c.kms.endpoint = v;
+        }
+        if let Some(v) = self.kms_access_key_id {
+            c.kms.access_key_id = v;
+        }
+        if let Some(v) = self.kms_access_key_secret {
+            c.kms.access_key_secret = v;
+        }
+        if let Some(v) = self.kms_key_id {
+            c.kms.key_id = v;
         }
         c.validate()?;
         Ok(c)

@@ -153,16 +153,41 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr).await.with_context(|| format!("cannot listen for {what} on {addr}"))
 }
 
+/// The KMS for stream data keys: the remote one when configured (checked now: a refusal
+/// stops startup; an unreachable KMS is only logged, publishes then fail until it answers).
+async fn stream_kms(cfg: &Config, builtin: &Arc<dyn Kms>) -> anyhow::Result<(Arc<dyn Kms>, String)> {
+    let Some(remote) = cfg.remote_kms()? else {
+        return Ok((builtin.clone(), "builtin".into()));
+    };
+    let remote = sealcast_kms::RemoteKms::new(remote)?;
+    let label = format!("{} key {}", remote.endpoint(), remote.default_key_id());
+    match remote.check().await {
+        Ok(state) if state == "Enabled" => tracing::info!(kms = %label, "using the remote KMS"),
+        Ok(state) => tracing::warn!(kms = %label, state, "the remote KMS's key is not enabled: publishes will fail"),
+        Err(e @ sealcast_kms::KmsError::Unavailable(_)) => {
+            tracing::error!(kms = %label, error = %e, "the remote KMS is unreachable now; publishes fail until it answers")
+        }
+        Err(e) => anyhow::bail!("the remote KMS at {label} refused: {e}"),
+    }
+    Ok((Arc::new(remote), label))
+}
+
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (store, kms) = crate::state::open(&cfg.data_dir, &cfg.database_url).await?;
     let kms_dyn: Arc<dyn Kms> = kms.clone();
+    let (stream_kms, stream_kms_label) = stream_kms(&cfg, &kms_dyn).await?;
     let default_domain = Some(cfg.default_domain.as_str()).filter(|d| !d.is_empty());
-    let domains =
-        DomainService::new(store.clone(), kms_dyn.clone(), default_domain).await.context("cannot open domains")?;
+    let domains = DomainService::new(store.clone(), kms_dyn.clone(), default_domain)
+        .await
+        .context("cannot open domains")?
+        .with_stream_kms(stream_kms.clone());
     domains.reload().await.context("cannot load domains")?;
 
     let hub = Hub::new(HubConfig::default());
-    let hls = HlsService::new(cfg.hls(), kms_dyn.clone());
+    if cfg.api_only {
+        return run_api_only(cfg, store, kms, domains, hub).await;
+    }
+    let hls = HlsService::new(cfg.hls(), stream_kms.clone());
     hub.add_consumer(Arc::new(hls.clone()));
 
     let rtmp = bind("RTMP", cfg.rtmp_listen).await?;
@@ -172,7 +197,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (rtmp_addr, http_addr, https_addr, api_addr) =
         (rtmp.local_addr()?, http.local_addr()?, https.local_addr()?, api.local_addr()?);
     let ports = PublicPorts { http: http_addr.port(), https: Some(https_addr.port()) };
-    let edge = Arc::new(Edge::new(hls.clone(), hub.clone(), kms_dyn.clone(), domains.live(), ports, cfg.key_limits()));
+    let edge =
+        Arc::new(Edge::new(hls.clone(), hub.clone(), stream_kms.clone(), domains.live(), ports, cfg.key_limits()));
 
     let shutdown = CancellationToken::new();
     let ingest_tasks = TaskTracker::new();
@@ -217,17 +243,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     });
     // The API stops last so /healthz answers until the end.
     let api_shutdown = CancellationToken::new();
-    let iam = sealcast_api::iam::Iam::new(store.clone(), kms_dyn.clone());
-    bootstrap_access_key(&iam, &cfg.data_dir).await?;
-    let api_state = sealcast_api::Api {
-        ready: ready.clone(),
-        store: store.clone(),
-        iam,
-        kms: kms.clone(),
-        domains: domains.clone(),
-        streams: Arc::new(HubStreams { hub: hub.clone(), domains: domains.clone() }),
-        nonces: Arc::default(),
-    };
+    let api_state = api_state(&cfg, &store, &kms, &domains, &hub, &ready).await?;
     let api_server = tokio::spawn(sealcast_api::serve(api, api_state, api_shutdown.clone()));
     let sweeper = tokio::spawn({
         let hls = hls.clone();
@@ -239,7 +255,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(
         rtmp = %rtmp_addr, http = %http_addr, https = %https_addr, api = %api_addr,
         default_domain = %cfg.default_domain, encryption = ?cfg.hls.encryption,
-        kms_default_key = kms.default_key_id(),
+        kms_default_key = kms.default_key_id(), stream_kms = %stream_kms_label,
         "ready"
     );
     if cfg.hls.encryption == crate::config::Encryption::None {
@@ -267,6 +283,58 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _ = sweeper.await;
     api_shutdown.cancel();
     let _ = api_server.await;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn api_state(
+    cfg: &Config,
+    store: &sealcast_store::Store,
+    kms: &Arc<sealcast_kms::BuiltinKms>,
+    domains: &DomainService,
+    hub: &Hub,
+    ready: &sealcast_api::Readiness,
+) -> anyhow::Result<sealcast_api::Api> {
+    let kms_dyn: Arc<dyn Kms> = kms.clone();
+    let iam = sealcast_api::iam::Iam::new(store.clone(), kms_dyn);
+    bootstrap_access_key(&iam, &cfg.data_dir).await?;
+    Ok(sealcast_api::Api {
+        ready: ready.clone(),
+        store: store.clone(),
+        iam,
+        kms: kms.clone(),
+        domains: domains.clone(),
+        streams: Arc::new(HubStreams { hub: hub.clone(), domains: domains.clone() }),
+        nonces: Arc::default(),
+    })
+}
+
+/// `serve --api-only`: the control API alone, e.g. a standalone KMS for other servers.
+async fn run_api_only(
+    cfg: Config,
+    store: sealcast_store::Store,
+    kms: Arc<sealcast_kms::BuiltinKms>,
+    domains: DomainService,
+    hub: Hub,
+) -> anyhow::Result<()> {
+    let api = bind("the API", cfg.api_listen).await?;
+    let api_addr = api.local_addr()?;
+    let ready = sealcast_api::Readiness::default();
+    let state = api_state(&cfg, &store, &kms, &domains, &hub, &ready).await?;
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(sealcast_api::serve(api, state, shutdown.clone()));
+    let watcher = tokio::spawn({
+        let s = shutdown.clone();
+        async move { domains.run_watcher(Duration::from_millis(200), s).await }
+    });
+    ready.set_ready(true);
+    tracing::info!(api = %api_addr, mode = "api-only", kms_default_key = kms.default_key_id(), "ready");
+    wait_for_signal().await;
+    ready.set_ready(false);
+    shutdown.cancel();
+    let _ = server.await;
+    let _ = watcher.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -70,7 +70,10 @@ pub struct CertificateView {
 #[derive(Clone)]
 pub struct DomainService {
     store: Store,
+    /// Seals this server's own secrets (certificate keys).
     kms: Arc<dyn Kms>,
+    /// Issues stream data keys (CMKs named by EncryptParameters live here).
+    stream_kms: Arc<dyn Kms>,
     default_domain: Option<DomainName>,
     live: Arc<LiveDomains>,
 }
@@ -98,13 +101,24 @@ impl DomainService {
     /// that match no domain.
     pub async fn new(store: Store, kms: Arc<dyn Kms>, default_domain: Option<&str>) -> Result<Self, DomainError> {
         let default_domain = default_domain.filter(|d| !d.is_empty()).map(DomainName::parse).transpose()?;
-        let svc = DomainService { store, kms, default_domain, live: Arc::default() };
+        let svc = DomainService { store, stream_kms: kms.clone(), kms, default_domain, live: Arc::default() };
         if let Some(d) = &svc.default_domain {
             if svc.store.domain_get(d.as_str()).await?.is_none() {
                 svc.add_domain(d.as_str()).await?;
             }
         }
         Ok(svc)
+    }
+
+    /// Uses `kms` for stream data keys (a remote KMS); certificate keys stay with the KMS
+    /// given to [`DomainService::new`].
+    pub fn with_stream_kms(mut self, kms: Arc<dyn Kms>) -> Self {
+        self.stream_kms = kms;
+        self
+    }
+
+    pub(crate) fn stream_kms(&self) -> &Arc<dyn Kms> {
+        &self.stream_kms
     }
 
     pub fn live(&self) -> Arc<LiveDomains> {
@@ -137,10 +151,6 @@ impl DomainService {
 
     pub(crate) fn store(&self) -> &Store {
         &self.store
-    }
-
-    pub(crate) fn kms(&self) -> &Arc<dyn Kms> {
-        &self.kms
     }
 
     pub(crate) async fn record(&self, name: &str) -> Result<(DomainName, DomainRecord), DomainError> {

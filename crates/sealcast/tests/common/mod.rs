@@ -9,6 +9,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A loopback port free right now (for servers that must come back on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
 /// Fails (never skips) when a required tool is missing.
 pub fn require(tool: &str) {
     let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().map(|o| o.status.success());
@@ -148,10 +153,18 @@ impl Server {
                 panic!("sealcast did not become ready:\n{}", log.lock().expect("log").as_str());
             }
         };
+        // `serve --api-only` reports the API alone.
+        let optional = |name: &str| {
+            if ready.contains(&format!(" {name}=")) {
+                field(&ready, name)
+            } else {
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            }
+        };
         let s = Server {
-            rtmp: field(&ready, "rtmp"),
-            http: field(&ready, "http"),
-            https: field(&ready, "https"),
+            rtmp: optional("rtmp"),
+            http: optional("http"),
+            https: optional("https"),
             api: field(&ready, "api"),
             child: Some(child),
             database_url,
