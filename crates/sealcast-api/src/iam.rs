@@ -401,6 +401,25 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_documents_and_patterns_never_panic(text in "\\PC{0,300}", subject in "\\PC{0,60}") {
+            if let Ok(doc) = PolicyDocument::parse(&text) {
+                let _ = evaluate(&[doc], "live:AddLiveDomain", &["acs:live:local:sealcast:domain/a.com".into()]);
+            }
+            let _ = wildcard_match(&text, &subject, true);
+            let _ = wildcard_match(&text, &subject, false);
+        }
+
+        #[test]
+        fn a_pattern_without_wildcards_matches_only_itself(a in "[a-z:/.]{0,20}", b in "[a-z:/.]{0,20}") {
+            proptest::prop_assert_eq!(wildcard_match(&a, &b, false), a == b);
+            let star = format!("{a}*");
+            let joined = format!("{a}{b}");
+            proptest::prop_assert!(wildcard_match(&star, &joined, false));
+        }
+    }
+
     #[tokio::test]
     async fn users_keys_and_policies_on_every_store() {
         for store in sealcast_store::testing::every_backend().await {

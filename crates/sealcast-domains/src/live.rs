@@ -314,6 +314,13 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_encrypt_parameters_never_panic(text in "\\PC{0,200}") {
+            let _ = EncryptParameters::parse(&text);
+        }
+    }
+
     #[tokio::test]
     async fn templates_drive_stream_encryption_and_blocks_expire() {
         for store in sealcast_store::testing::every_backend().await {
