@@ -646,3 +646,28 @@ fn the_api_cli_signs_like_the_sdks() {
     let (ok, v, err) = api_cli(&server, SECRET, &["NoSuchAction"]);
     assert!(!ok && v["Code"] == "InvalidAction.NotFound", "{v} {err}");
 }
+
+#[test]
+fn a_v1_get_with_a_certificate_in_a_62_kb_query_string_is_served() {
+    use sealcast_tls::test_pki::{KeyAlg, TestCa};
+    let server = Server::start_db("api-big", Db::Sqlite, &[], BOOTSTRAP);
+    let leaf = TestCa::new("Big CA").leaf_current(&["big.example.com"], KeyAlg::P256);
+    // A certificate chain padded with PEM comments outside the blocks, as bundles carry.
+    // Percent-encoded, the query string comes to about 62 KB (HTTP/1.1 request targets are
+    // limited to 65,534 bytes; larger calls go in a POST body).
+    let padding = "# intermediate bundle notes\n".repeat(1550);
+    let chain = format!("{padding}{}", leaf.chain_pem);
+    assert!(chain.len() > 40_000);
+    let r = sdk(
+        &server,
+        "v1",
+        serde_json::json!([
+            {"product": "live", "action": "AddLiveDomain", "params": {"DomainName": "big.example.com"}, "method": "GET"},
+            {"product": "live", "action": "SetLiveDomainCertificate", "method": "GET", "params": {
+                "DomainName": "big.example.com", "CertName": "big", "CertType": "upload", "SSLProtocol": "on",
+                "SSLPub": chain, "SSLPri": leaf.key_pem}},
+        ]),
+    );
+    assert_eq!(r[0]["ok"], true, "{r:?}");
+    assert_eq!(r[1]["ok"], true, "a certificate in a 62 KB query string: {:?}", r[1]);
+}

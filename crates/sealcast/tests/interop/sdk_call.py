@@ -4,7 +4,7 @@ Python SDKs, the way users' code does.
   sdk_call.py v1|v3 ENDPOINT < calls.json
 
 calls.json is a list of {"product": "live"|"kms", "action": "SetLiveDomainCertificate",
-"params": {"DomainName": ...}, "ak": optional, "secret": optional}; the default credentials
+"params": {"DomainName": ...}, "ak", "secret", "method" (V1: GET or POST): optional}; the default credentials
 come from SEALCAST_AK / SEALCAST_SECRET. V1 uses the product's request class and its
 set_<Param> setters (aliyun-python-sdk-live / -kms over aliyun-python-sdk-core); V3 uses the
 Darabonba model (from_map with the wire names) and the client method (alibabacloud_live20161101
@@ -26,7 +26,7 @@ def snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def v1(product, action, params, ak, secret):
+def v1(product, action, params, ak, secret, method="POST"):
     from aliyunsdkcore.client import AcsClient
     from aliyunsdkcore.acs_exception.exceptions import ServerException
     package = {"live": "aliyunsdklive.request.v20161101", "kms": "aliyunsdkkms.request.v20160120"}[product]
@@ -36,7 +36,7 @@ def v1(product, action, params, ak, secret):
         getattr(req, f"set_{k}")(v)
     req.set_endpoint(endpoint)
     req.set_protocol_type("http")
-    req.set_method("POST")
+    req.set_method(method)
     try:
         return {"ok": True, "body": json.loads(AcsClient(ak, secret, "cn-shanghai").do_action_with_exception(req))}
     except ServerException as e:
@@ -63,7 +63,6 @@ def v3(product, action, params, ak, secret):
 
 results = []
 for c in calls:
-    fn = v1 if gen == "v1" else v3
-    results.append(fn(c["product"], c["action"], c.get("params", {}), c.get("ak", default_ak),
-                      c.get("secret", default_secret)))
+    args = (c["product"], c["action"], c.get("params", {}), c.get("ak", default_ak), c.get("secret", default_secret))
+    results.append(v1(*args, c.get("method", "POST")) if gen == "v1" else v3(*args))
 print(json.dumps(results))
