@@ -671,3 +671,65 @@ fn a_v1_get_with_a_certificate_in_a_62_kb_query_string_is_served() {
     assert_eq!(r[0]["ok"], true, "{r:?}");
     assert_eq!(r[1]["ok"], true, "a certificate in a 62 KB query string: {:?}", r[1]);
 }
+
+#[test]
+fn every_setting_made_through_the_api_survives_a_restart() {
+    use sealcast_tls::test_pki::{KeyAlg, TestCa};
+    for db in EVERY_DB {
+        let server = Server::start_db("api-restart", db, &[], BOOTSTRAP);
+        let domain = "keep.example.com";
+        let leaf = TestCa::new("Keep CA").leaf_current(&[domain], KeyAlg::P256);
+        let force = r#"[{"functionName":"https_force","functionArgs":[{"argName":"enable","argValue":"on"}]}]"#;
+        let r = sdk(
+            &server,
+            "v3",
+            serde_json::json!([
+                live_call("AddLiveDomain", serde_json::json!({"DomainName": domain})),
+                live_call("SetLiveDomainCertificate", serde_json::json!({"DomainName": domain, "CertName": "keep", "SSLProtocol": "on", "SSLPub": leaf.chain_pem, "SSLPri": leaf.key_pem})),
+                live_call("BatchSetLiveDomainConfigs", serde_json::json!({"DomainNames": domain, "Functions": force})),
+                live_call("AddLiveStreamTranscode", serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld", "EncryptParameters": r#"{"EncryptType":"aliyun","KmsKeyExpireInterval":"120"}"#})),
+                live_call("ForbidLiveStream", serde_json::json!({"DomainName": "localhost", "AppName": "live", "StreamName": "banned", "LiveStreamType": "publisher"})),
+                {"product": "kms", "action": "CreateKey", "params": {"Description": "kept"}},
+            ]),
+        );
+        assert!(r.iter().all(|x| x["ok"] == true), "{db:?}: {r:?}");
+        let key = r[5]["body"]["KeyMetadata"]["KeyId"].as_str().expect("key").to_string();
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([{"product": "kms", "action": "CreateAlias", "params": {"AliasName": "alias/kept", "KeyId": key}}]),
+        );
+        assert_eq!(r[0]["ok"], true, "{r:?}");
+
+        let server = server.restart();
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([
+                live_call("DescribeLiveDomainConfigs", serde_json::json!({"DomainName": domain, "FunctionNames": "https_force"})),
+                live_call("DescribeLiveCertificateList", serde_json::json!({"DomainName": domain})),
+                live_call("DescribeLiveStreamTranscodeInfo", serde_json::json!({"DomainTranscodeName": "localhost"})),
+                {"product": "kms", "action": "DescribeKey", "params": {"KeyId": "alias/kept"}},
+            ]),
+        );
+        let ctx = format!("{db:?} after restart: {r:?}");
+        let args = &r[0]["body"]["DomainConfigs"]["DomainConfig"][0]["FunctionArgs"]["FunctionArg"];
+        assert!(
+            args.as_array().is_some_and(|a| a.iter().any(|x| x["ArgName"] == "enable" && x["ArgValue"] == "on")),
+            "{ctx}"
+        );
+        assert_eq!(r[1]["body"]["CertificateListModel"]["Count"], 1, "{ctx}");
+        let info = &r[2]["body"]["DomainTranscodeList"]["DomainTranscodeInfo"][0];
+        assert_eq!(info["EncryptParameters"]["EncryptType"], "aliyun", "{ctx}");
+        assert_eq!(r[3]["body"]["KeyMetadata"]["KeyId"], key.as_str(), "{ctx}");
+        wait_for("the kept certificate", 5, || served_subject(&server, domain).is_some_and(|s| s.contains(domain)));
+        let (status, _) = status_for_host(&server, domain);
+        assert_eq!(status, 301, "https_force still redirects");
+        let out = wait_output(push(&server.rtmp_url("live/banned"), 1, false));
+        assert!(!out.status.success(), "still forbidden");
+        let out = wait_output(push(&server.rtmp_url("vip/after"), 2, false));
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let p = server.wait_playlist("/vip/after.m3u8", 20, |p| p.contains("#EXT-X-ENDLIST"));
+        assert!(p.contains("com.sealcast.envelope"), "the template's encryption still applies: {p}");
+    }
+}
