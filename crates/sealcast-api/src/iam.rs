@@ -94,6 +94,16 @@ impl PolicyDocument {
         let statements = list
             .iter()
             .map(|s| {
+                let Some(fields) = s.as_object() else {
+                    return Err(IamError::InvalidPolicy("each statement must be a JSON object".into()));
+                };
+                if let Some(k) = fields.keys().find(|k| !["Effect", "Action", "Resource", "Sid"].contains(&k.as_str()))
+                {
+                    return Err(IamError::InvalidPolicy(format!(
+                        "{k} is not supported (statements have Effect, Action and Resource): \
+                         a policy Sealcast cannot enforce in full is refused rather than widened"
+                    )));
+                }
                 let effect = match s.get("Effect").and_then(Value::as_str) {
                     Some("Allow") => Effect::Allow,
                     Some("Deny") => Effect::Deny,
@@ -395,6 +405,12 @@ mod tests {
             (r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":[1]}]}"#, "Resource"),
             (r#"{"Version":"2","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#, "Version"),
             ("not json", "expected"),
+            (
+                r#"{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"IpAddress":{"acs:SourceIp":"10.0.0.0/8"}}}]}"#,
+                "Condition is not supported",
+            ),
+            (r#"{"Statement":[{"Effect":"Deny","NotAction":"kms:*","Resource":"*"}]}"#, "NotAction is not supported"),
+            (r#"{"Statement":["Allow"]}"#, "JSON object"),
         ] {
             let e = PolicyDocument::parse(text).expect_err(text).to_string();
             assert!(e.contains(why), "{text}: {e}");

@@ -33,6 +33,10 @@ pub(crate) fn kms_error(e: KmsError) -> ApiError {
             ApiError::new(400, "InvalidCiphertext", format!("The specified Ciphertext is invalid: {e}"))
         }
         KmsError::InvalidParameter(why) => ApiError::new(400, "InvalidParameter", why),
+        KmsError::Unavailable(why) => {
+            ApiError::new(503, "ServiceUnavailable", format!("The KMS is unavailable: {why}"))
+        }
+        KmsError::Remote { code, message } => ApiError::new(400, code, format!("The remote KMS refused: {message}")),
         KmsError::AliasExists(a) => {
             ApiError::new(409, "Rejected.AliasAlreadyExists", format!("The alias {a} is already in use."))
         }

@@ -88,49 +88,86 @@ fn service(version: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
+/// Makes caller-supplied text safe in a resource name and the audit log: control characters
+/// (newlines, tabs) become `?`.
+fn clean(s: &str) -> String {
+    s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+}
+
+/// A domain as the actions will see it (normalised as [`sealcast_tls::DomainName`] does, so a
+/// trailing dot or upper case cannot slip past a policy naming the domain).
+fn domain_resource(prefix: &str, d: &str) -> String {
+    let name = sealcast_tls::DomainName::parse(d.trim())
+        .map_or_else(|_| d.trim().to_ascii_lowercase(), |n| n.as_str().to_string());
+    format!("{prefix}domain/{}", clean(&name))
+}
+
+/// A `KeyId` as a resource: the key itself and, for an alias, the alias too (a policy on the
+/// key applies whichever way it is named).
+async fn key_resources(api: &Api, prefix: &str, key: &str, out: &mut Vec<String>) {
+    if key.starts_with("alias/") {
+        out.push(format!("{prefix}{}", clean(key)));
+        if let Ok(k) = api.kms.describe_key(key).await {
+            out.push(format!("{prefix}key/{}", k.key_id));
+        }
+    } else {
+        out.push(format!("{prefix}key/{}", clean(key)));
+    }
+}
+
 /// The resources a call acts on, as RAM names (`acs:live:local:sealcast:domain/NAME`,
 /// `acs:kms:local:sealcast:key/ID`, `…:alias/NAME`, `…:certificate/NAME`); calls on no
 /// particular resource (listing, creating a key) act on `…:*`.
-pub fn resources(call: &Call) -> Vec<String> {
+pub async fn resources(api: &Api, call: &Call) -> Vec<String> {
     let Some((_, prefix)) = service(&call.version) else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    let mut domain = |d: &str| out.push(format!("{prefix}domain/{}", d.trim().to_ascii_lowercase()));
-    if let Some(d) = call.get("DomainName") {
-        domain(d);
-    }
-    if let Some(d) = call.get("Domain") {
-        domain(d);
-    }
-    for d in call.get("DomainNames").unwrap_or("").split(',').filter(|d| !d.trim().is_empty()) {
-        domain(d);
+    // DescribeLiveUserDomains filters by substring: it reads the whole collection.
+    if call.action != "DescribeLiveUserDomains" {
+        for name in ["DomainName", "Domain", "DomainTranscodeName"] {
+            if let Some(d) = call.get(name) {
+                out.push(domain_resource(prefix, d));
+            }
+        }
+        for d in call.get("DomainNames").unwrap_or("").split(',').filter(|d| !d.trim().is_empty()) {
+            out.push(domain_resource(prefix, d));
+        }
+        if let Some(c) = call.get("CertName") {
+            out.push(format!("{prefix}certificate/{}", clean(c)));
+        }
     }
     if let Some(k) = call.get("KeyId") {
-        out.push(match k.strip_prefix("alias/") {
-            Some(_) => format!("{prefix}{k}"),
-            None => format!("{prefix}key/{k}"),
-        });
+        key_resources(api, prefix, k, &mut out).await;
     }
     if let Some(a) = call.get("AliasName") {
-        out.push(format!("{prefix}{a}"));
+        out.push(format!("{prefix}{}", clean(a)));
     }
     if let Some(blob) = call.get("CiphertextBlob") {
         use base64::Engine as _;
         let key = base64::engine::general_purpose::STANDARD
             .decode(blob)
             .ok()
-            .and_then(|b| sealcast_kms::blob::parse(&b).ok().map(|p| p.key_id.to_string()));
+            .and_then(|b| sealcast_kms::blob::parse(&b).ok().map(|p| clean(p.key_id)));
         // An unreadable blob fails in the action itself; authorise it as "some key".
         out.push(format!("{prefix}key/{}", key.unwrap_or_else(|| "*".into())));
     }
     if out.is_empty() {
-        if let Some(c) = call.get("CertName") {
-            out.push(format!("{prefix}certificate/{c}"));
-        }
-    }
-    if out.is_empty() {
         out.push(format!("{prefix}*"));
+    }
+    out
+}
+
+/// The CMK an `EncryptParameters` names: binding streams to it needs `kms:GenerateDataKey`
+/// on it, as the server will generate data keys under it on the caller's behalf.
+async fn encrypt_key_resources(api: &Api, call: &Call) -> Vec<String> {
+    let mut out = Vec::new();
+    let key = call
+        .get("EncryptParameters")
+        .and_then(|p| sealcast_domains::EncryptParameters::parse(p).ok())
+        .and_then(|p| p.kms_key_id);
+    if let Some(k) = key {
+        key_resources(api, ARN_PREFIX_KMS, &k, &mut out).await;
     }
     out
 }
@@ -141,7 +178,19 @@ pub fn audited(action: &str) -> bool {
     !["Describe", "List", "Get"].iter().any(|p| action.starts_with(p))
 }
 
-async fn authorize_and_dispatch(api: &Api, c: &Call) -> Result<Value, ApiError> {
+fn forbidden(decision: Decision, action: &str, resources: &[String]) -> ApiError {
+    ApiError::new(
+        403,
+        "Forbidden.RAM",
+        format!(
+            "User not authorized to operate on the specified resource: {} {action} ({})",
+            if decision == Decision::ExplicitDeny { "a policy denies" } else { "no policy allows" },
+            resources.join(", ")
+        ),
+    )
+}
+
+async fn authorize_and_dispatch(api: &Api, c: &Call, resources: &[String]) -> Result<Value, ApiError> {
     let (svc, _) = service(&c.version).ok_or_else(|| {
         ApiError::new(
             400,
@@ -153,20 +202,20 @@ async fn authorize_and_dispatch(api: &Api, c: &Call) -> Result<Value, ApiError> 
         )
     })?;
     let action = format!("{svc}:{}", c.action);
-    let decision = api.iam.authorize(&c.user, &action, &resources(c)).await.map_err(|e| {
+    let internal = |e: iam::IamError| {
         tracing::error!(error = %e, user = %c.user, "cannot evaluate policies");
         ApiError::new(500, "InternalError", "The request processing has failed due to some unknown error.")
-    })?;
+    };
+    let decision = api.iam.authorize(&c.user, &action, resources).await.map_err(internal)?;
     if decision != Decision::Allow {
-        return Err(ApiError::new(
-            403,
-            "Forbidden.RAM",
-            format!(
-                "User not authorized to operate on the specified resource: {} {action} ({})",
-                if decision == Decision::ExplicitDeny { "a policy denies" } else { "no policy allows" },
-                resources(c).join(", ")
-            ),
-        ));
+        return Err(forbidden(decision, &action, resources));
+    }
+    let keys = encrypt_key_resources(api, c).await;
+    if !keys.is_empty() {
+        let decision = api.iam.authorize(&c.user, "kms:GenerateDataKey", &keys).await.map_err(internal)?;
+        if decision != Decision::Allow {
+            return Err(forbidden(decision, "kms:GenerateDataKey", &keys));
+        }
     }
     match svc {
         "kms" => kms::dispatch(&api.kms, c).await,
@@ -197,7 +246,8 @@ async fn rpc(
     };
     let result = match call::authenticate(&raw, api.iam.keys(), &api.nonces, now()).await {
         Ok(c) => {
-            let r = authorize_and_dispatch(&api, &c).await;
+            let resources = resources(&api, &c).await;
+            let r = authorize_and_dispatch(&api, &c, &resources).await;
             let outcome = r.as_ref().map_or_else(|e| e.code.as_str(), |_| "OK");
             tracing::info!(request_id, access_key_id = %c.access_key_id, user = %c.user, action = %c.action, outcome, "API call");
             if audited(&c.action) {
@@ -208,7 +258,7 @@ async fn rpc(
                     access_key_id: c.access_key_id.clone(),
                     user_name: c.user.clone(),
                     action: format!("{}:{}", service(&c.version).map_or("?", |s| s.0), c.action),
-                    resource: resources(&c).join(","),
+                    resource: resources.join(","),
                     result: outcome.to_string(),
                     source_ip: peer.ip().to_string(),
                 };

@@ -54,7 +54,9 @@ fn domain_error(e: DomainError) -> ApiError {
         | DomainError::InvalidEncryption(_)
         | DomainError::InvalidTemplate(_)
         | DomainError::InvalidCertificateName(_) => ApiError::new(400, "InvalidParameter", e.to_string()),
-        DomainError::CertificateNameExists(_) => ApiError::new(400, "Certificate.Duplicated", e.to_string()),
+        DomainError::CertificateNameExists(_) | DomainError::CertificateNameTaken(_) => {
+            ApiError::new(400, "Certificate.Duplicated", e.to_string())
+        }
         DomainError::CertificateNotFound(_) => ApiError::new(404, "InvalidCertName.NotFound", e.to_string()),
         DomainError::NoCertificate(_) => ApiError::new(404, "InvalidCertificate.NotFound", e.to_string()),
         DomainError::Certificate(CertError::KeyMismatch) => ApiError::new(400, "Certificate.MissMatch", e.to_string()),

@@ -16,6 +16,8 @@ pub enum DomainError {
     CertificateNotFound(String),
     #[error("a certificate named {0} already exists; set it with force (ForceSet=1) to overwrite it")]
     CertificateNameExists(String),
+    #[error("the certificate name {0} is used by another domain; choose another name")]
+    CertificateNameTaken(String),
     #[error("invalid certificate name {0:?}: use 1-128 characters of A-Z, a-z, 0-9, '_', '-', '.'")]
     InvalidCertificateName(String),
     #[error(transparent)]

@@ -8,9 +8,12 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::Method;
 use serde_json::Value;
-use tokio::sync::Mutex;
+use std::sync::Mutex;
 
 use crate::{tls_config, HttpClient, HttpConfig, HttpError, Url};
+
+/// Idle connections kept for reuse; calls beyond them run on connections of their own.
+const MAX_IDLE: usize = 8;
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -59,7 +62,10 @@ impl std::fmt::Debug for Credentials {
 pub struct OpenApiClient {
     endpoint: Url,
     credentials: Credentials,
-    http: Mutex<HttpClient>,
+    tls: Arc<rustls::ClientConfig>,
+    http: HttpConfig,
+    /// Kept-alive clients not in use: concurrent calls never wait for each other.
+    idle: Mutex<Vec<HttpClient>>,
 }
 
 /// A bare `host[:port]` means HTTPS, as in the SDKs' endpoint setting.
@@ -100,8 +106,9 @@ impl OpenApiClient {
         timeout: Duration,
     ) -> Result<OpenApiClient, HttpError> {
         let endpoint = Url::parse(&endpoint_url(endpoint))?;
-        let http = HttpClient::new(tls_config(extra_ca_pem)?, HttpConfig { timeout, max_body: 1 << 20 });
-        Ok(OpenApiClient { endpoint, credentials, http: Mutex::new(http) })
+        let tls = tls_config(extra_ca_pem)?;
+        let http = HttpConfig { timeout, max_body: 1 << 20 };
+        Ok(OpenApiClient { endpoint, credentials, tls, http, idle: Mutex::default() })
     }
 
     /// The endpoint as configured.
@@ -126,17 +133,16 @@ impl OpenApiClient {
             sealcast_openapi::v3::sign(&self.credentials.access_key_id, &self.credentials.access_key_secret, &out);
         let mut url = self.endpoint.clone();
         url.path_and_query = "/".into();
-        let fetched = self
-            .http
-            .lock()
-            .await
-            .send_with_headers(
-                Method::POST,
-                &url,
-                Some((Bytes::from(body), "application/x-www-form-urlencoded")),
-                &headers,
-            )
-            .await?;
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut client = idle.unwrap_or_else(|| HttpClient::new(self.tls.clone(), self.http.clone()));
+        let form = Some((Bytes::from(body), "application/x-www-form-urlencoded"));
+        let fetched = client.send_with_headers(Method::POST, &url, form, &headers).await?;
+        {
+            let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < MAX_IDLE {
+                idle.push(client);
+            }
+        }
         let status = fetched.status.as_u16();
         let v: Value = serde_json::from_slice(&fetched.body).map_err(|e| OpenApiError::Response {
             status,

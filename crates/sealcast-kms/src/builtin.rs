@@ -134,6 +134,15 @@ impl BuiltinKms {
         if rec.state == STATE_PENDING_DELETION {
             return Err(KmsError::KeyPendingDeletion(rec.key_id));
         }
+        if !enabled && rec.key_id == self.default_key {
+            // It also seals this server's own secrets (access keys, certificate keys):
+            // disabling it would lock the API out after the next restart.
+            return Err(KmsError::InvalidParameter(format!(
+                "{} is Sealcast's default key, which also seals the server's own secrets, and cannot be \
+                 disabled; give streams a CMK of their own (EncryptParameters KmsKeyID) to be able to disable it",
+                rec.key_id
+            )));
+        }
         let state = if enabled { STATE_ENABLED } else { STATE_DISABLED };
         self.store.kms_set_state(&rec.key_id, state, None).await?;
         Ok(())
@@ -427,11 +436,20 @@ mod tests {
         let dk2 = kms.generate_data_key(None, KeySpec::Aes128, &ctx()).await.expect("generate");
         assert_ne!(dk.key_version_id, dk2.key_version_id);
         assert!(kms.decrypt(&dk.ciphertext_blob, &ctx()).await.is_ok(), "old version still decrypts");
-        let id = kms.default_key_id().to_string();
+        let default = kms.default_key_id().to_string();
+        assert!(
+            matches!(kms.set_enabled(&default, false).await, Err(KmsError::InvalidParameter(_))),
+            "the default key seals the server's own secrets"
+        );
+        let id = kms.create_key("streams").await.expect("create").key_id;
+        let own = kms.generate_data_key(Some(&id), KeySpec::Aes128, &ctx()).await.expect("generate");
         kms.set_enabled(&id, false).await.expect("disable");
-        assert!(matches!(kms.generate_data_key(None, KeySpec::Aes128, &ctx()).await, Err(KmsError::KeyDisabled(_))));
-        assert!(matches!(kms.decrypt(&dk.ciphertext_blob, &ctx()).await, Err(KmsError::KeyDisabled(_))));
+        let disabled = kms.generate_data_key(Some(&id), KeySpec::Aes128, &ctx()).await;
+        assert!(matches!(disabled, Err(KmsError::KeyDisabled(_))));
+        assert!(matches!(kms.decrypt(&own.ciphertext_blob, &ctx()).await, Err(KmsError::KeyDisabled(_))));
+        assert!(kms.decrypt(&dk.ciphertext_blob, &ctx()).await.is_ok(), "other keys are unaffected");
         kms.set_enabled(&id, true).await.expect("enable");
+        assert!(kms.decrypt(&own.ciphertext_blob, &ctx()).await.is_ok());
         assert!(kms.decrypt(&dk2.ciphertext_blob, &ctx()).await.is_ok());
         assert!(matches!(
             kms.generate_data_key(Some("nope"), KeySpec::Aes128, &ctx()).await,

@@ -647,16 +647,13 @@ impl Store {
         Ok(n == 1)
     }
 
-    /// Stores a domain's certificate, replacing the domain's previous one and any certificate
-    /// of the same name (the caller enforces ForceSet semantics first).
+    /// Stores a domain's certificate, replacing the domain's previous one (the caller enforces
+    /// ForceSet semantics first). A name used by another domain's certificate is a
+    /// [`StoreError::Conflict`]: one domain's upload never removes another's certificate.
     pub async fn cert_put(&self, c: &CertificateRecord) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM certificates WHERE cert_name = $1 OR domain = $2")
-            .bind(&c.cert_name)
-            .bind(&c.domain)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
+        sqlx::query("DELETE FROM certificates WHERE domain = $1").bind(&c.domain).execute(&mut *tx).await?;
+        let inserted = sqlx::query(
             "INSERT INTO certificates (cert_name, domain, cert_pem, key_blob, key_nonce, key_sealed, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -668,7 +665,8 @@ impl Store {
         .bind(&c.key_sealed)
         .bind(c.created_at)
         .execute(&mut *tx)
-        .await?;
+        .await;
+        unique(inserted, || format!("certificate name {} (used by another domain)", c.cert_name))?;
         bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -930,6 +928,11 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Deletes audit records older than `before` (Unix seconds); returns how many.
+    pub async fn audit_delete_before(&self, before: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM audit_log WHERE at < $1").bind(before).execute(&self.pool).await?.rows_affected())
     }
 
     /// Inserts or replaces a template (its creation time is kept).
@@ -1285,6 +1288,19 @@ mod tests {
                 Some("c2")
             );
             assert!(s.cert_by_name("c1").await.expect("get").is_none());
+            s.domain_insert(&DomainRecord { name: "other.example.com".into(), config: "{}".into(), created_at: 1 })
+                .await
+                .expect("insert");
+            let theirs = CertificateRecord { domain: "other.example.com".into(), ..cert("c2") };
+            assert!(
+                matches!(s.cert_put(&theirs).await, Err(StoreError::Conflict(_))),
+                "names are unique across domains"
+            );
+            assert_eq!(
+                s.cert_for_domain("play.example.com").await.expect("get").map(|c| c.cert_name).as_deref(),
+                Some("c2")
+            );
+            assert!(s.domain_delete("other.example.com").await.expect("delete"));
             assert!(s.domain_set_config("play.example.com", "{\"a\":1}").await.expect("config"));
             assert!(s.cert_delete_for_domain("play.example.com").await.expect("delete"));
             assert!(!s.cert_delete_for_domain("play.example.com").await.expect("delete again"));
@@ -1360,6 +1376,9 @@ mod tests {
             assert_eq!(s.audit_query(&q).await.expect("query").len(), 1);
             let q = AuditQuery { until: Some(5), limit: 10, ..AuditQuery::default() };
             assert!(s.audit_query(&q).await.expect("query").is_empty());
+            assert_eq!(s.audit_delete_before(15).await.expect("prune"), 1);
+            let left = s.audit_query(&AuditQuery { limit: 10, ..AuditQuery::default() }).await.expect("query");
+            assert_eq!(left.iter().map(|a| a.at).collect::<Vec<_>>(), vec![20]);
 
             let t = TranscodeRecord {
                 domain: "push.example.com".into(),

@@ -86,6 +86,10 @@ pub struct AuditArgs {
     /// One JSON object per line instead of a table.
     #[arg(long)]
     json: bool,
+    /// Instead of listing: delete the records older than this time (retention), e.g. after
+    /// archiving them with --json.
+    #[arg(long, conflicts_with_all = ["user", "action", "since", "until", "json"])]
+    delete_before: Option<String>,
 }
 
 async fn iam(data: &DataArgs) -> anyhow::Result<(Iam, sealcast_store::Store)> {
@@ -194,6 +198,12 @@ pub async fn policy(data: &DataArgs, cmd: PolicyCommand) -> anyhow::Result<()> {
 
 pub async fn audit(data: &DataArgs, args: AuditArgs) -> anyhow::Result<()> {
     let (_, store) = iam(data).await?;
+    if let Some(t) = &args.delete_before {
+        let before = time(t)?;
+        let n = store.audit_delete_before(before).await?;
+        println!("deleted {n} audit records from before {}", sealcast_crypto::civil::rfc3339(before));
+        return Ok(());
+    }
     let q = AuditQuery {
         since: args.since.as_deref().map(time).transpose()?,
         until: args.until.as_deref().map(time).transpose()?,

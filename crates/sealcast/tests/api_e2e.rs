@@ -80,23 +80,47 @@ fn both_sdk_generations_drive_the_kms_api() {
 }
 
 #[test]
-fn disabling_the_default_cmk_through_the_api_refuses_the_next_publish() {
+fn disabling_a_streams_cmk_through_the_api_refuses_its_next_publish() {
     for db in EVERY_DB {
         let server = Server::start_db("api-disable", db, &[], BOOTSTRAP);
         // The log reader hands the ready line over before appending it to the log.
         assert!(server.wait_log("kms_default_key=", 5), "{}", server.log());
         let log = server.log();
-        let cmk = log
+        let default_cmk = log
             .split("kms_default_key=\"")
             .nth(1)
             .and_then(|r| r.split('"').next())
             .expect("default key in the ready line")
             .to_string();
-        let lines = run_sdk(&server, &["v1", "disable", &cmk]);
-        assert_eq!(step(&lines, "DisableGivenKey")["ok"], true, "{lines:?}");
-        let out = wait_output(push(&server.rtmp_url("live/after"), 1, false));
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([
+                {"product": "kms", "action": "DisableKey", "params": {"KeyId": default_cmk}},
+                {"product": "kms", "action": "CreateKey", "params": {"Description": "vip streams"}},
+            ]),
+        );
+        assert_eq!(code(&r[0]), (400, "InvalidParameter"), "the default key seals the server's secrets: {r:?}");
+        let cmk = r[1]["body"]["KeyMetadata"]["KeyId"].as_str().expect("key").to_string();
+        let enc = format!(r#"{{"EncryptType":"aes-128","KmsKeyID":"{cmk}","KmsKeyExpireInterval":"600"}}"#);
+        let r = sdk(
+            &server,
+            "v3",
+            serde_json::json!([
+                live_call("AddLiveStreamTranscode", serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld", "EncryptParameters": enc})),
+                {"product": "kms", "action": "DisableKey", "params": {"KeyId": cmk}},
+            ]),
+        );
+        assert!(r.iter().all(|x| x["ok"] == true), "{db:?}: {r:?}");
+        let out = wait_output(push(&server.rtmp_url("vip/after"), 1, false));
         assert!(!out.status.success(), "a publish needing a disabled CMK must fail");
         assert!(server.wait_log("cannot provision the stream encryption key", 5), "{}", server.log());
+        let out = wait_output(push(&server.rtmp_url("live/other"), 1, false));
+        assert!(
+            out.status.success(),
+            "apps on the default key still publish: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -732,4 +756,102 @@ fn every_setting_made_through_the_api_survives_a_restart() {
         let p = server.wait_playlist("/vip/after.m3u8", 20, |p| p.contains("#EXT-X-ENDLIST"));
         assert!(p.contains("com.sealcast.envelope"), "the template's encryption still applies: {p}");
     }
+}
+
+#[test]
+fn policy_checks_cannot_be_sidestepped_by_aliases_spellings_names_or_templates() {
+    use sealcast_tls::test_pki::{KeyAlg, TestCa};
+    let server = Server::start_db("api-sidestep", Db::Sqlite, &[], BOOTSTRAP);
+    let ca = TestCa::new("Sidestep CA");
+    let secret_leaf = ca.leaf_current(&["secret.example.com"], KeyAlg::P256);
+    let mine_leaf = ca.leaf_current(&["mine.example.com"], KeyAlg::P256);
+    let admin = sdk(
+        &server,
+        "v1",
+        serde_json::json!([
+            live_call("AddLiveDomain", serde_json::json!({"DomainName": "secret.example.com"})),
+            live_call("AddLiveDomain", serde_json::json!({"DomainName": "mine.example.com"})),
+            live_call("SetLiveDomainCertificate", serde_json::json!({"DomainName": "secret.example.com", "CertName": "secret-cert", "SSLProtocol": "on", "SSLPub": secret_leaf.chain_pem, "SSLPri": secret_leaf.key_pem})),
+            {"product": "kms", "action": "CreateKey", "params": {"Description": "victim"}},
+        ]),
+    );
+    assert!(admin.iter().all(|r| r["ok"] == true), "{admin:?}");
+    let victim = admin[3]["body"]["KeyMetadata"]["KeyId"].as_str().expect("key").to_string();
+    let r = sdk(
+        &server,
+        "v1",
+        serde_json::json!([{"product": "kms", "action": "CreateAlias", "params": {"AliasName": "alias/innocent", "KeyId": victim}}]),
+    );
+    assert_eq!(r[0]["ok"], true, "{r:?}");
+
+    server.cli_ok(&["user", "add", "scoped"]);
+    let doc = format!(
+        r#"{{"Statement":[
+            {{"Effect":"Allow","Action":"live:*","Resource":["acs:live:*:*:domain/*","acs:live:*:*:certificate/*"]}},
+            {{"Effect":"Allow","Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Deny","Action":"kms:*","Resource":"acs:kms:*:*:key/{victim}"}},
+            {{"Effect":"Deny","Action":"live:*","Resource":"acs:live:*:*:domain/secret.example.com"}}]}}"#
+    );
+    let file = write_file(&server.dir, "scoped.json", doc.as_bytes());
+    server.cli_ok(&["policy", "put", "Scoped", "--file", file.to_str().expect("utf8")]);
+    server.cli_ok(&["policy", "attach", "scoped", "Scoped"]);
+    let out = server.cli_ok(&["access-key", "create", "--user", "scoped"]);
+    let field = |n: &str| out.lines().find_map(|l| l.strip_prefix(n)).expect("key field").to_string();
+    let (ak, secret) = (field("AccessKeyId="), field("AccessKeySecret="));
+    let call = |product: &str, action: &str, params: Value| serde_json::json!({"product": product, "action": action, "params": params, "ak": ak, "secret": secret});
+    let enc = format!(r#"{{"EncryptType":"aes-128","KmsKeyID":"{victim}"}}"#);
+    for generation in ["v1", "v3"] {
+        let r = sdk(
+            &server,
+            generation,
+            serde_json::json!([
+                call("kms", "GenerateDataKey", serde_json::json!({"KeyId": "alias/innocent"})),
+                call("kms", "DisableKey", serde_json::json!({"KeyId": "alias/innocent"})),
+                call("live", "DescribeLiveDomainDetail", serde_json::json!({"DomainName": "SECRET.example.com."})),
+                call(
+                    "live",
+                    "SetLiveDomainCertificate",
+                    serde_json::json!({"DomainName": "mine.example.com", "CertName": "secret-cert", "ForceSet": "1", "SSLProtocol": "on", "SSLPub": mine_leaf.chain_pem, "SSLPri": mine_leaf.key_pem})
+                ),
+                call(
+                    "live",
+                    "AddLiveStreamTranscode",
+                    serde_json::json!({"Domain": "mine.example.com", "App": "vip", "Template": "lld", "EncryptParameters": enc})
+                ),
+                call(
+                    "live",
+                    "DescribeLiveStreamTranscodeInfo",
+                    serde_json::json!({"DomainTranscodeName": "secret.example.com"})
+                ),
+                call("live", "DescribeLiveDomainDetail", serde_json::json!({"DomainName": "mine.example.com"})),
+            ]),
+        );
+        let ctx = format!("{generation}: {r:?}");
+        assert_eq!(code(&r[0]), (403, "Forbidden.RAM"), "an alias names its key: {ctx}");
+        assert_eq!(code(&r[1]), (403, "Forbidden.RAM"), "{ctx}");
+        assert_eq!(code(&r[2]), (403, "Forbidden.RAM"), "spelling variants name the same domain: {ctx}");
+        assert_eq!(code(&r[3]), (400, "Certificate.Duplicated"), "another domain's certificate name: {ctx}");
+        assert_eq!(code(&r[4]), (403, "Forbidden.RAM"), "binding streams to a denied CMK: {ctx}");
+        assert!(r[4]["message"].as_str().unwrap_or("").contains("kms:GenerateDataKey"), "{ctx}");
+        assert_eq!(code(&r[5]), (403, "Forbidden.RAM"), "{ctx}");
+        assert_eq!(r[6]["ok"], true, "allowed calls still work: {ctx}");
+    }
+    let r = sdk(
+        &server,
+        "v1",
+        serde_json::json!([live_call(
+            "DescribeLiveCertificateList",
+            serde_json::json!({"DomainName": "secret.example.com"})
+        )]),
+    );
+    assert_eq!(
+        r[0]["body"]["CertificateListModel"]["CertList"]["Cert"][0]["CertName"], "secret-cert",
+        "untouched: {r:?}"
+    );
+    let r = sdk(
+        &server,
+        "v1",
+        serde_json::json!([{"product": "kms", "action": "DescribeKey", "params": {"KeyId": victim}}]),
+    );
+    assert_eq!(r[0]["body"]["KeyMetadata"]["KeyState"], "Enabled", "{r:?}");
 }

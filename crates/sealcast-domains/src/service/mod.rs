@@ -242,15 +242,20 @@ impl DomainService {
             return Err(DomainError::InvalidCertificateName(cert_name.to_string()));
         }
         let validated = validate(&d, cert_pem, key_pem, Some(now()))?;
-        if !force && self.store.cert_by_name(cert_name).await?.is_some() {
-            return Err(DomainError::CertificateNameExists(cert_name.to_string()));
+        match self.store.cert_by_name(cert_name).await? {
+            Some(c) if c.domain != d.as_str() => {
+                return Err(DomainError::CertificateNameTaken(cert_name.to_string()));
+            }
+            Some(_) if !force => return Err(DomainError::CertificateNameExists(cert_name.to_string())),
+            _ => {}
         }
         let dk = self.kms.generate_data_key(None, KeySpec::Aes256, &key_context(d.as_str(), cert_name)).await?;
         let nonce: [u8; 12] = random_array().map_err(sealcast_kms::KmsError::from)?;
         let sealed =
             seal_aes256_gcm(dk.plaintext.expose(), &nonce, &key_aad(d.as_str(), cert_name), validated.key_pem.expose())
                 .map_err(sealcast_kms::KmsError::from)?;
-        self.store
+        let put = self
+            .store
             .cert_put(&CertificateRecord {
                 cert_name: cert_name.to_string(),
                 domain: d.to_string(),
@@ -260,7 +265,12 @@ impl DomainService {
                 key_sealed: sealed,
                 created_at: now(),
             })
-            .await?;
+            .await;
+        if let Err(sealcast_store::StoreError::Conflict(_)) = put {
+            // Another domain took the name between the check and the write.
+            return Err(DomainError::CertificateNameTaken(cert_name.to_string()));
+        }
+        put?;
         tracing::info!(domain = %d, cert_name, fingerprint = %validated.info.fingerprint_sha256, "certificate set");
         Ok(validated.info)
     }

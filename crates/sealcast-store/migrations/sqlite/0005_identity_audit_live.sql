@@ -53,7 +53,7 @@ CREATE TABLE transcode_templates (
 
 -- Publishing forbidden (ForbidLiveStream) until resume_at (NULL: until ResumeLiveStream).
 CREATE TABLE stream_blocks (
-    domain     TEXT NOT NULL,
+    domain     TEXT NOT NULL REFERENCES domains(name) ON DELETE CASCADE,
     app        TEXT NOT NULL,
     stream     TEXT NOT NULL,
     resume_at  INTEGER,

@@ -2,7 +2,6 @@
 
   kms_sdks.py v1|v3 ENDPOINT ACCESS_KEY_ID SECRET
   kms_sdks.py v1|v3 ENDPOINT ACCESS_KEY_ID SECRET lifecycle
-  kms_sdks.py v1 ENDPOINT ACCESS_KEY_ID SECRET disable KEY_ID
 Prints one JSON object per line: {"step": ..., "ok": bool, "code": ..., ...}.
 """
 import base64
@@ -190,10 +189,3 @@ if gen == "v3":
     call("disable_key", m.DisableKeyRequest(key_id=key_id))
     ok, r = call("generate_data_key", m.GenerateDataKeyRequest(key_id=key_id))
     out("DisabledKey", ok=ok, code=r.get("Code"))
-
-if gen == "v1" and len(sys.argv) > 5:
-    # kms_sdks.py v1 ENDPOINT AK SECRET disable KEY_ID
-    req = DisableKeyRequest.DisableKeyRequest()
-    req.set_KeyId(sys.argv[6])
-    ok, r = call(req)
-    out("DisableGivenKey", ok=ok, code=r.get("Code"))
