@@ -644,56 +644,61 @@ fn api_cli(server: &Server, secret: &str, args: &[&str]) -> (bool, Value, String
 
 #[test]
 fn the_api_cli_signs_like_the_sdks() {
-    let server = Server::start_db("api-cli", Db::Sqlite, &[], BOOTSTRAP);
-    let (ok, v, err) = api_cli(&server, SECRET, &["CreateKey", "--Description", "from the CLI"]);
-    assert!(ok, "{v} {err}");
-    let key = v["KeyMetadata"]["KeyId"].as_str().expect("key id").to_string();
-    let ctx = r#"{"stream":"live/cam"}"#;
-    let (ok, dk, err) = api_cli(
-        &server,
-        SECRET,
-        &["GenerateDataKey", "--KeyId", &key, "--KeySpec=AES_128", "--EncryptionContext", ctx],
-    );
-    assert!(ok, "{dk} {err}");
-    let blob = dk["CiphertextBlob"].as_str().expect("blob");
-    let (ok, plain, _) = api_cli(&server, SECRET, &["Decrypt", "--CiphertextBlob", blob, "--EncryptionContext", ctx]);
-    assert!(ok && plain["Plaintext"] == dk["Plaintext"], "{plain}");
-    let (ok, v, err) = api_cli(&server, SECRET, &["Decrypt", "--CiphertextBlob", blob]);
-    assert!(!ok && v["Code"] == "InvalidCiphertext", "{v} {err}");
-    assert!(err.contains("Decrypt failed: InvalidCiphertext"), "{err}");
-    let (ok, v, _) = api_cli(&server, SECRET, &["AddLiveDomain", "--DomainName", "cli.example.com"]);
-    assert!(ok, "{v}");
-    let (ok, v, _) = api_cli(&server, SECRET, &["DescribeLiveUserDomains", "--DomainName", "cli.example"]);
-    assert!(ok && v["Domains"]["PageData"][0]["DomainName"] == "cli.example.com", "{v}");
-    let (ok, v, _) = api_cli(&server, "wrong-secret-000", &["DescribeLiveUserDomains"]);
-    assert!(!ok && v["Code"] == "SignatureDoesNotMatch" && v["HttpStatus"] == 400, "{v}");
-    let (ok, v, err) = api_cli(&server, SECRET, &["NoSuchAction"]);
-    assert!(!ok && v["Code"] == "InvalidAction.NotFound", "{v} {err}");
+    for db in EVERY_DB {
+        let server = Server::start_db("api-cli", db, &[], BOOTSTRAP);
+        let (ok, v, err) = api_cli(&server, SECRET, &["CreateKey", "--Description", "from the CLI"]);
+        assert!(ok, "{v} {err}");
+        let key = v["KeyMetadata"]["KeyId"].as_str().expect("key id").to_string();
+        let ctx = r#"{"stream":"live/cam"}"#;
+        let (ok, dk, err) = api_cli(
+            &server,
+            SECRET,
+            &["GenerateDataKey", "--KeyId", &key, "--KeySpec=AES_128", "--EncryptionContext", ctx],
+        );
+        assert!(ok, "{dk} {err}");
+        let blob = dk["CiphertextBlob"].as_str().expect("blob");
+        let (ok, plain, _) =
+            api_cli(&server, SECRET, &["Decrypt", "--CiphertextBlob", blob, "--EncryptionContext", ctx]);
+        assert!(ok && plain["Plaintext"] == dk["Plaintext"], "{plain}");
+        let (ok, v, err) = api_cli(&server, SECRET, &["Decrypt", "--CiphertextBlob", blob]);
+        assert!(!ok && v["Code"] == "InvalidCiphertext", "{v} {err}");
+        assert!(err.contains("Decrypt failed: InvalidCiphertext"), "{err}");
+        let (ok, v, _) = api_cli(&server, SECRET, &["AddLiveDomain", "--DomainName", "cli.example.com"]);
+        assert!(ok, "{v}");
+        let (ok, v, _) = api_cli(&server, SECRET, &["DescribeLiveUserDomains", "--DomainName", "cli.example"]);
+        assert!(ok && v["Domains"]["PageData"][0]["DomainName"] == "cli.example.com", "{v}");
+        let (ok, v, _) = api_cli(&server, "wrong-secret-000", &["DescribeLiveUserDomains"]);
+        assert!(!ok && v["Code"] == "SignatureDoesNotMatch" && v["HttpStatus"] == 400, "{v}");
+        let (ok, v, err) = api_cli(&server, SECRET, &["NoSuchAction"]);
+        assert!(!ok && v["Code"] == "InvalidAction.NotFound", "{v} {err}");
+    }
 }
 
 #[test]
 fn a_v1_get_with_a_certificate_in_a_62_kb_query_string_is_served() {
     use sealcast_tls::test_pki::{KeyAlg, TestCa};
-    let server = Server::start_db("api-big", Db::Sqlite, &[], BOOTSTRAP);
-    let leaf = TestCa::new("Big CA").leaf_current(&["big.example.com"], KeyAlg::P256);
-    // A certificate chain padded with PEM comments outside the blocks, as bundles carry.
-    // Percent-encoded, the query string comes to about 62 KB (HTTP/1.1 request targets are
-    // limited to 65,534 bytes; larger calls go in a POST body).
-    let padding = "# intermediate bundle notes\n".repeat(1550);
-    let chain = format!("{padding}{}", leaf.chain_pem);
-    assert!(chain.len() > 40_000);
-    let r = sdk(
-        &server,
-        "v1",
-        serde_json::json!([
-            {"product": "live", "action": "AddLiveDomain", "params": {"DomainName": "big.example.com"}, "method": "GET"},
-            {"product": "live", "action": "SetLiveDomainCertificate", "method": "GET", "params": {
-                "DomainName": "big.example.com", "CertName": "big", "CertType": "upload", "SSLProtocol": "on",
-                "SSLPub": chain, "SSLPri": leaf.key_pem}},
-        ]),
-    );
-    assert_eq!(r[0]["ok"], true, "{r:?}");
-    assert_eq!(r[1]["ok"], true, "a certificate in a 62 KB query string: {:?}", r[1]);
+    for db in EVERY_DB {
+        let server = Server::start_db("api-big", db, &[], BOOTSTRAP);
+        let leaf = TestCa::new("Big CA").leaf_current(&["big.example.com"], KeyAlg::P256);
+        // A certificate chain padded with PEM comments outside the blocks, as bundles carry.
+        // Percent-encoded, the query string comes to about 62 KB (HTTP/1.1 request targets are
+        // limited to 65,534 bytes; larger calls go in a POST body).
+        let padding = "# intermediate bundle notes\n".repeat(1550);
+        let chain = format!("{padding}{}", leaf.chain_pem);
+        assert!(chain.len() > 40_000);
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([
+                {"product": "live", "action": "AddLiveDomain", "params": {"DomainName": "big.example.com"}, "method": "GET"},
+                {"product": "live", "action": "SetLiveDomainCertificate", "method": "GET", "params": {
+                    "DomainName": "big.example.com", "CertName": "big", "CertType": "upload", "SSLProtocol": "on",
+                    "SSLPub": chain, "SSLPri": leaf.key_pem}},
+            ]),
+        );
+        assert_eq!(r[0]["ok"], true, "{r:?}");
+        assert_eq!(r[1]["ok"], true, "a certificate in a 62 KB query string: {:?}", r[1]);
+    }
 }
 
 #[test]
@@ -761,97 +766,131 @@ fn every_setting_made_through_the_api_survives_a_restart() {
 #[test]
 fn policy_checks_cannot_be_sidestepped_by_aliases_spellings_names_or_templates() {
     use sealcast_tls::test_pki::{KeyAlg, TestCa};
-    let server = Server::start_db("api-sidestep", Db::Sqlite, &[], BOOTSTRAP);
-    let ca = TestCa::new("Sidestep CA");
-    let secret_leaf = ca.leaf_current(&["secret.example.com"], KeyAlg::P256);
-    let mine_leaf = ca.leaf_current(&["mine.example.com"], KeyAlg::P256);
-    let admin = sdk(
-        &server,
-        "v1",
-        serde_json::json!([
-            live_call("AddLiveDomain", serde_json::json!({"DomainName": "secret.example.com"})),
-            live_call("AddLiveDomain", serde_json::json!({"DomainName": "mine.example.com"})),
-            live_call("SetLiveDomainCertificate", serde_json::json!({"DomainName": "secret.example.com", "CertName": "secret-cert", "SSLProtocol": "on", "SSLPub": secret_leaf.chain_pem, "SSLPri": secret_leaf.key_pem})),
-            {"product": "kms", "action": "CreateKey", "params": {"Description": "victim"}},
-        ]),
-    );
-    assert!(admin.iter().all(|r| r["ok"] == true), "{admin:?}");
-    let victim = admin[3]["body"]["KeyMetadata"]["KeyId"].as_str().expect("key").to_string();
-    let r = sdk(
-        &server,
-        "v1",
-        serde_json::json!([{"product": "kms", "action": "CreateAlias", "params": {"AliasName": "alias/innocent", "KeyId": victim}}]),
-    );
-    assert_eq!(r[0]["ok"], true, "{r:?}");
+    for db in EVERY_DB {
+        let server = Server::start_db("api-sidestep", db, &[], BOOTSTRAP);
+        let ca = TestCa::new("Sidestep CA");
+        let secret_leaf = ca.leaf_current(&["secret.example.com"], KeyAlg::P256);
+        let mine_leaf = ca.leaf_current(&["mine.example.com"], KeyAlg::P256);
+        let admin = sdk(
+            &server,
+            "v1",
+            serde_json::json!([
+                live_call("AddLiveDomain", serde_json::json!({"DomainName": "secret.example.com"})),
+                live_call("AddLiveDomain", serde_json::json!({"DomainName": "mine.example.com"})),
+                live_call("SetLiveDomainCertificate", serde_json::json!({"DomainName": "secret.example.com", "CertName": "secret-cert", "SSLProtocol": "on", "SSLPub": secret_leaf.chain_pem, "SSLPri": secret_leaf.key_pem})),
+                {"product": "kms", "action": "CreateKey", "params": {"Description": "victim"}},
+            ]),
+        );
+        assert!(admin.iter().all(|r| r["ok"] == true), "{admin:?}");
+        let victim = admin[3]["body"]["KeyMetadata"]["KeyId"].as_str().expect("key").to_string();
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([{"product": "kms", "action": "CreateAlias", "params": {"AliasName": "alias/innocent", "KeyId": victim}}]),
+        );
+        assert_eq!(r[0]["ok"], true, "{r:?}");
 
-    server.cli_ok(&["user", "add", "scoped"]);
-    let doc = format!(
-        r#"{{"Statement":[
+        server.cli_ok(&["user", "add", "scoped"]);
+        let doc = format!(
+            r#"{{"Statement":[
             {{"Effect":"Allow","Action":"live:*","Resource":["acs:live:*:*:domain/*","acs:live:*:*:certificate/*"]}},
             {{"Effect":"Allow","Action":"kms:*","Resource":"*"}},
             {{"Effect":"Deny","Action":"kms:*","Resource":"acs:kms:*:*:key/{victim}"}},
             {{"Effect":"Deny","Action":"live:*","Resource":"acs:live:*:*:domain/secret.example.com"}}]}}"#
-    );
-    let file = write_file(&server.dir, "scoped.json", doc.as_bytes());
-    server.cli_ok(&["policy", "put", "Scoped", "--file", file.to_str().expect("utf8")]);
-    server.cli_ok(&["policy", "attach", "scoped", "Scoped"]);
-    let out = server.cli_ok(&["access-key", "create", "--user", "scoped"]);
-    let field = |n: &str| out.lines().find_map(|l| l.strip_prefix(n)).expect("key field").to_string();
-    let (ak, secret) = (field("AccessKeyId="), field("AccessKeySecret="));
-    let call = |product: &str, action: &str, params: Value| serde_json::json!({"product": product, "action": action, "params": params, "ak": ak, "secret": secret});
-    let enc = format!(r#"{{"EncryptType":"aes-128","KmsKeyID":"{victim}"}}"#);
-    for generation in ["v1", "v3"] {
+        );
+        let file = write_file(&server.dir, "scoped.json", doc.as_bytes());
+        server.cli_ok(&["policy", "put", "Scoped", "--file", file.to_str().expect("utf8")]);
+        server.cli_ok(&["policy", "attach", "scoped", "Scoped"]);
+        let out = server.cli_ok(&["access-key", "create", "--user", "scoped"]);
+        let field = |n: &str| out.lines().find_map(|l| l.strip_prefix(n)).expect("key field").to_string();
+        let (ak, secret) = (field("AccessKeyId="), field("AccessKeySecret="));
+        let call = |product: &str, action: &str, params: Value| serde_json::json!({"product": product, "action": action, "params": params, "ak": ak, "secret": secret});
+        let enc = format!(r#"{{"EncryptType":"aes-128","KmsKeyID":"{victim}"}}"#);
+        for generation in ["v1", "v3"] {
+            let r = sdk(
+                &server,
+                generation,
+                serde_json::json!([
+                    call("kms", "GenerateDataKey", serde_json::json!({"KeyId": "alias/innocent"})),
+                    call("kms", "DisableKey", serde_json::json!({"KeyId": "alias/innocent"})),
+                    call("live", "DescribeLiveDomainDetail", serde_json::json!({"DomainName": "SECRET.example.com."})),
+                    call(
+                        "live",
+                        "SetLiveDomainCertificate",
+                        serde_json::json!({"DomainName": "mine.example.com", "CertName": "secret-cert", "ForceSet": "1", "SSLProtocol": "on", "SSLPub": mine_leaf.chain_pem, "SSLPri": mine_leaf.key_pem})
+                    ),
+                    call(
+                        "live",
+                        "AddLiveStreamTranscode",
+                        serde_json::json!({"Domain": "mine.example.com", "App": "vip", "Template": "lld", "EncryptParameters": enc})
+                    ),
+                    call(
+                        "live",
+                        "DescribeLiveStreamTranscodeInfo",
+                        serde_json::json!({"DomainTranscodeName": "secret.example.com"})
+                    ),
+                    call("live", "DescribeLiveDomainDetail", serde_json::json!({"DomainName": "mine.example.com"})),
+                ]),
+            );
+            let ctx = format!("{generation}: {r:?}");
+            assert_eq!(code(&r[0]), (403, "Forbidden.RAM"), "an alias names its key: {ctx}");
+            assert_eq!(code(&r[1]), (403, "Forbidden.RAM"), "{ctx}");
+            assert_eq!(code(&r[2]), (403, "Forbidden.RAM"), "spelling variants name the same domain: {ctx}");
+            assert_eq!(code(&r[3]), (400, "Certificate.Duplicated"), "another domain's certificate name: {ctx}");
+            assert_eq!(code(&r[4]), (403, "Forbidden.RAM"), "binding streams to a denied CMK: {ctx}");
+            assert!(r[4]["message"].as_str().unwrap_or("").contains("kms:GenerateDataKey"), "{ctx}");
+            assert_eq!(code(&r[5]), (403, "Forbidden.RAM"), "{ctx}");
+            assert_eq!(r[6]["ok"], true, "allowed calls still work: {ctx}");
+        }
         let r = sdk(
             &server,
-            generation,
-            serde_json::json!([
-                call("kms", "GenerateDataKey", serde_json::json!({"KeyId": "alias/innocent"})),
-                call("kms", "DisableKey", serde_json::json!({"KeyId": "alias/innocent"})),
-                call("live", "DescribeLiveDomainDetail", serde_json::json!({"DomainName": "SECRET.example.com."})),
-                call(
-                    "live",
-                    "SetLiveDomainCertificate",
-                    serde_json::json!({"DomainName": "mine.example.com", "CertName": "secret-cert", "ForceSet": "1", "SSLProtocol": "on", "SSLPub": mine_leaf.chain_pem, "SSLPri": mine_leaf.key_pem})
-                ),
-                call(
-                    "live",
-                    "AddLiveStreamTranscode",
-                    serde_json::json!({"Domain": "mine.example.com", "App": "vip", "Template": "lld", "EncryptParameters": enc})
-                ),
-                call(
-                    "live",
-                    "DescribeLiveStreamTranscodeInfo",
-                    serde_json::json!({"DomainTranscodeName": "secret.example.com"})
-                ),
-                call("live", "DescribeLiveDomainDetail", serde_json::json!({"DomainName": "mine.example.com"})),
-            ]),
+            "v1",
+            serde_json::json!([live_call(
+                "DescribeLiveCertificateList",
+                serde_json::json!({"DomainName": "secret.example.com"})
+            )]),
         );
-        let ctx = format!("{generation}: {r:?}");
-        assert_eq!(code(&r[0]), (403, "Forbidden.RAM"), "an alias names its key: {ctx}");
-        assert_eq!(code(&r[1]), (403, "Forbidden.RAM"), "{ctx}");
-        assert_eq!(code(&r[2]), (403, "Forbidden.RAM"), "spelling variants name the same domain: {ctx}");
-        assert_eq!(code(&r[3]), (400, "Certificate.Duplicated"), "another domain's certificate name: {ctx}");
-        assert_eq!(code(&r[4]), (403, "Forbidden.RAM"), "binding streams to a denied CMK: {ctx}");
-        assert!(r[4]["message"].as_str().unwrap_or("").contains("kms:GenerateDataKey"), "{ctx}");
-        assert_eq!(code(&r[5]), (403, "Forbidden.RAM"), "{ctx}");
-        assert_eq!(r[6]["ok"], true, "allowed calls still work: {ctx}");
+        assert_eq!(
+            r[0]["body"]["CertificateListModel"]["CertList"]["Cert"][0]["CertName"], "secret-cert",
+            "untouched: {r:?}"
+        );
+        let r = sdk(
+            &server,
+            "v1",
+            serde_json::json!([{"product": "kms", "action": "DescribeKey", "params": {"KeyId": victim}}]),
+        );
+        assert_eq!(r[0]["body"]["KeyMetadata"]["KeyState"], "Enabled", "{r:?}");
     }
-    let r = sdk(
-        &server,
-        "v1",
-        serde_json::json!([live_call(
-            "DescribeLiveCertificateList",
-            serde_json::json!({"DomainName": "secret.example.com"})
-        )]),
-    );
-    assert_eq!(
-        r[0]["body"]["CertificateListModel"]["CertList"]["Cert"][0]["CertName"], "secret-cert",
-        "untouched: {r:?}"
-    );
-    let r = sdk(
-        &server,
-        "v1",
-        serde_json::json!([{"product": "kms", "action": "DescribeKey", "params": {"KeyId": victim}}]),
-    );
-    assert_eq!(r[0]["body"]["KeyMetadata"]["KeyState"], "Enabled", "{r:?}");
+}
+
+#[test]
+fn sdk_requests_with_stale_timestamps_or_replayed_nonces_are_refused() {
+    for db in EVERY_DB {
+        let server = Server::start_db("api-replay", db, &[], BOOTSTRAP);
+        for generation in ["v1", "v3"] {
+            let nonce = format!("fixed-nonce-{generation}");
+            let describe = |extra: Value| {
+                let mut c = live_call("DescribeLiveUserDomains", serde_json::json!({}));
+                if let (Value::Object(m), Value::Object(e)) = (&mut c, extra) {
+                    m.extend(e);
+                }
+                c
+            };
+            let r = sdk(
+                &server,
+                generation,
+                serde_json::json!([
+                    describe(serde_json::json!({"stale": true})),
+                    describe(serde_json::json!({"nonce": nonce})),
+                    describe(serde_json::json!({"nonce": nonce})),
+                    describe(serde_json::json!({})),
+                ]),
+            );
+            let ctx = format!("{generation}: {r:?}");
+            assert_eq!(code(&r[0]), (400, "InvalidTimeStamp.Expired"), "{ctx}");
+            assert_eq!(r[1]["ok"], true, "{ctx}");
+            assert_eq!(code(&r[2]), (400, "SignatureNonceUsed"), "{ctx}");
+            assert_eq!(r[3]["ok"], true, "{ctx}");
+        }
+    }
 }

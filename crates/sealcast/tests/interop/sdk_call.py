@@ -4,7 +4,8 @@ Python SDKs, the way users' code does.
   sdk_call.py v1|v3 ENDPOINT < calls.json
 
 calls.json is a list of {"product": "live"|"kms", "action": "SetLiveDomainCertificate",
-"params": {"DomainName": ...}, "ak", "secret", "method" (V1: GET or POST): optional}; the default credentials
+"params": {"DomainName": ...}, "ak", "secret", "method" (V1: GET or POST),
+"stale" (sign with a timestamp 20 minutes old), "nonce" (sign with this nonce): optional}; the default credentials
 come from SEALCAST_AK / SEALCAST_SECRET. V1 uses the product's request class and its
 set_<Param> setters (aliyun-python-sdk-live / -kms over aliyun-python-sdk-core); V3 uses the
 Darabonba model (from_map with the wire names) and the client method (alibabacloud_live20161101
@@ -61,8 +62,44 @@ def v3(product, action, params, ak, secret):
         return {"ok": False, "code": e.code, "status": (e.data or {}).get("statusCode"), "message": e.message}
 
 
+def patched(c):
+    """Makes the SDK's own timestamp and nonce helpers return stale or fixed values, so the
+    request is still built and signed by the SDK."""
+    import contextlib
+    import datetime
+
+    stale = (datetime.datetime.utcnow() - datetime.timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    targets = []
+    if gen == "v1":
+        import aliyunsdkcore.utils.parameter_helper as helper
+        if c.get("stale"):
+            targets.append((helper, "get_iso_8061_date", lambda: stale))
+        if c.get("nonce"):
+            targets.append((helper, "get_uuid", lambda: c["nonce"]))
+    else:
+        from alibabacloud_tea_openapi.utils import Utils
+        if c.get("stale"):
+            targets.append((Utils, "get_timestamp", staticmethod(lambda: stale)))
+        if c.get("nonce"):
+            targets.append((Utils, "get_nonce", staticmethod(lambda: c["nonce"])))
+
+    @contextlib.contextmanager
+    def cm():
+        saved = [(obj, name, obj.__dict__[name] if isinstance(obj, type) else getattr(obj, name))
+                 for obj, name, _ in targets]
+        for obj, name, value in targets:
+            setattr(obj, name, value)
+        try:
+            yield
+        finally:
+            for obj, name, value in saved:
+                setattr(obj, name, value)
+    return cm()
+
+
 results = []
 for c in calls:
     args = (c["product"], c["action"], c.get("params", {}), c.get("ak", default_ak), c.get("secret", default_secret))
-    results.append(v1(*args, c.get("method", "POST")) if gen == "v1" else v3(*args))
+    with patched(c):
+        results.append(v1(*args, c.get("method", "POST")) if gen == "v1" else v3(*args))
 print(json.dumps(results))
