@@ -475,6 +475,20 @@ fn certificates_through_both_sdk_generations_are_served_on_the_next_handshake() 
             );
             assert_eq!(r[0]["ok"], true, "{r:?}");
             wait_for("HTTPS off", 5, || !served_subject(&server, &domain).is_some_and(|s| s.contains(&domain)));
+            let r = sdk(
+                &server,
+                generation,
+                serde_json::json!([
+                    live_call("DeleteLiveDomain", serde_json::json!({"DomainName": domain})),
+                    live_call("DescribeLiveDomainDetail", serde_json::json!({"DomainName": domain})),
+                    live_call("DeleteLiveDomain", serde_json::json!({"DomainName": domain})),
+                    live_call("AddLiveDomain", serde_json::json!({"DomainName": "not a domain"})),
+                ]),
+            );
+            assert_eq!(r[0]["ok"], true, "{r:?}");
+            assert_eq!(code(&r[1]), (404, "InvalidDomain.NotFound"), "{r:?}");
+            assert_eq!(code(&r[2]), (404, "InvalidDomain.NotFound"), "{r:?}");
+            assert_eq!(code(&r[3]), (400, "InvalidDomainName.Malformed"), "{r:?}");
         }
     }
 }
@@ -565,12 +579,30 @@ fn transcode_encrypt_parameters_change_the_next_publish_and_forbid_kicks_publish
         let r = sdk(
             &server,
             "v1",
-            serde_json::json!([live_call(
-                "DeleteLiveStreamTranscode",
-                serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld"})
-            )]),
+            serde_json::json!([
+                live_call(
+                    "DeleteLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "lld"})
+                ),
+                live_call(
+                    "UpdateCustomLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "my720", "TemplateType": "h264", "Height": 1080, "Width": 1920})
+                ),
+                live_call(
+                    "UpdateCustomLiveStreamTranscode",
+                    serde_json::json!({"Domain": "localhost", "App": "vip", "Template": "nope", "TemplateType": "h264"})
+                ),
+                live_call(
+                    "DescribeLiveStreamTranscodeInfo",
+                    serde_json::json!({"DomainTranscodeName": "localhost", "AppName": "vip"})
+                ),
+            ]),
         );
-        assert_eq!(r[0]["ok"], true, "{r:?}");
+        assert_eq!((r[0]["ok"].clone(), r[1]["ok"].clone()), (Value::Bool(true), Value::Bool(true)), "{r:?}");
+        assert_eq!(code(&r[2]), (404, "ConfigNotFound"), "{r:?}");
+        let info = r[3]["body"]["DomainTranscodeList"]["DomainTranscodeInfo"].as_array().expect("list").clone();
+        assert_eq!(info.len(), 1, "{r:?}");
+        assert_eq!(info[0]["CustomTranscodeParameters"]["Height"], "1080", "{r:?}");
         assert!(
             !server.cli_ok(&["encryption", "list"]).contains("\tvip\t"),
             "deleting the template removes its encryption"
