@@ -252,21 +252,13 @@ fn code(r: &Value) -> (u64, &str) {
 fn policies_decide_what_users_may_call_and_the_audit_log_records_it() {
     for db in EVERY_DB {
         let server = Server::start_db("api-ram", db, &[], BOOTSTRAP);
-        server.cli_ok(&["user", "add", "viewer"]);
         let doc = r#"{"Version":"1","Statement":[
             {"Effect":"Allow","Action":["live:Describe*","kms:GenerateDataKey"],"Resource":"*"},
             {"Effect":"Deny","Action":"kms:*","Resource":"acs:kms:*:*:alias/blocked-*"}]}"#;
-        let file = write_file(&server.dir, "viewer.json", doc.as_bytes());
-        server.cli_ok(&["policy", "put", "ViewerRead", "--file", file.to_str().expect("utf8")]);
-        server.cli_ok(&["policy", "attach", "viewer", "ViewerRead"]);
+        let (vak, vsecret) = server.user_with_policy("viewer", "ViewerRead", doc);
         let bad = write_file(&server.dir, "bad.json", br#"{"Statement":[{"Effect":"Perhaps"}]}"#);
         let o = server.cli(&["policy", "put", "Bad", "--file", bad.to_str().expect("utf8")]);
         assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("Effect"), "{o:?}");
-        let out = server.cli_ok(&["access-key", "create", "--user", "viewer"]);
-        let field = |name: &str| {
-            out.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {out}")).to_string()
-        };
-        let (vak, vsecret) = (field("AccessKeyId="), field("AccessKeySecret="));
         let as_viewer = |action: &str, product: &str, params: Value| serde_json::json!({"product": product, "action": action, "params": params, "ak": vak, "secret": vsecret});
         let admin = sdk(
             &server,
@@ -822,7 +814,6 @@ fn policy_checks_cannot_be_sidestepped_by_aliases_spellings_names_or_templates()
         );
         assert_eq!(r[0]["ok"], true, "{r:?}");
 
-        server.cli_ok(&["user", "add", "scoped"]);
         let doc = format!(
             r#"{{"Statement":[
             {{"Effect":"Allow","Action":"live:*","Resource":["acs:live:*:*:domain/*","acs:live:*:*:certificate/*"]}},
@@ -830,12 +821,7 @@ fn policy_checks_cannot_be_sidestepped_by_aliases_spellings_names_or_templates()
             {{"Effect":"Deny","Action":"kms:*","Resource":"acs:kms:*:*:key/{victim}"}},
             {{"Effect":"Deny","Action":"live:*","Resource":"acs:live:*:*:domain/secret.example.com"}}]}}"#
         );
-        let file = write_file(&server.dir, "scoped.json", doc.as_bytes());
-        server.cli_ok(&["policy", "put", "Scoped", "--file", file.to_str().expect("utf8")]);
-        server.cli_ok(&["policy", "attach", "scoped", "Scoped"]);
-        let out = server.cli_ok(&["access-key", "create", "--user", "scoped"]);
-        let field = |n: &str| out.lines().find_map(|l| l.strip_prefix(n)).expect("key field").to_string();
-        let (ak, secret) = (field("AccessKeyId="), field("AccessKeySecret="));
+        let (ak, secret) = server.user_with_policy("scoped", "Scoped", &doc);
         let call = |product: &str, action: &str, params: Value| serde_json::json!({"product": product, "action": action, "params": params, "ak": ak, "secret": secret});
         let enc = format!(r#"{{"EncryptType":"aes-128","KmsKeyID":"{victim}"}}"#);
         for generation in ["v1", "v3"] {

@@ -39,16 +39,10 @@ fn a_second_sealcast_is_the_kms_of_the_first_and_outages_fail_cleanly() {
         .expect("key")
         .to_string();
     // The edge may use its key for data keys and nothing else.
-    kms_server.cli_ok(&["user", "add", "edge"]);
     let doc = format!(
         r#"{{"Statement":[{{"Effect":"Allow","Action":["kms:GenerateDataKey","kms:Decrypt","kms:DescribeKey"],"Resource":"acs:kms:*:*:key/{cmk}"}}]}}"#
     );
-    let file = write_file(&kms_server.dir, "edge.json", doc.as_bytes());
-    kms_server.cli_ok(&["policy", "put", "EdgeKeys", "--file", file.to_str().expect("utf8")]);
-    kms_server.cli_ok(&["policy", "attach", "edge", "EdgeKeys"]);
-    let out = kms_server.cli_ok(&["access-key", "create", "--user", "edge"]);
-    let field = |n: &str| out.lines().find_map(|l| l.strip_prefix(n)).expect("key field").to_string();
-    let (edge_ak, edge_secret) = (field("AccessKeyId="), field("AccessKeySecret="));
+    let (edge_ak, edge_secret) = kms_server.user_with_policy("edge", "EdgeKeys", &doc);
 
     let endpoint = format!("http://{listen}");
     let env = [

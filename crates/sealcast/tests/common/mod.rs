@@ -208,6 +208,20 @@ impl Server {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Creates `user` with the policy `policy` (document `doc`) attached and an access key,
+    /// through the CLI; returns the key's id and secret.
+    pub fn user_with_policy(&self, user: &str, policy: &str, doc: &str) -> (String, String) {
+        self.cli_ok(&["user", "add", user]);
+        let file = write_file(&self.dir, &format!("{policy}.json"), doc.as_bytes());
+        self.cli_ok(&["policy", "put", policy, "--file", file.to_str().expect("utf8")]);
+        self.cli_ok(&["policy", "attach", user, policy]);
+        let out = self.cli_ok(&["access-key", "create", "--user", user]);
+        let field = |name: &str| {
+            out.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_else(|| panic!("{name} in {out}")).to_string()
+        };
+        (field("AccessKeyId="), field("AccessKeySecret="))
+    }
+
     /// `sealcast encryption set` for an app on the default domain (localhost).
     pub fn set_encryption(&self, app: &str, kind: &str, rotation: u32) {
         let rotation = rotation.to_string();

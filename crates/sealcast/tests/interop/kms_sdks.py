@@ -32,41 +32,20 @@ if gen == "v1":
         except ServerException as e:
             return False, {"Code": e.get_error_code(), "Status": e.get_http_status()}
 
-import importlib
-import re
+import os
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sdk_call  # noqa: E402  (the shared caller of every action)
 
-def snake(name):
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+sdk_call.configure(gen, endpoint)
 
 
 def act(action, **params):
-    """Any KMS action through the generation's own request class: `set_<Param>` setters for
-    V1 (aliyun-python-sdk-kms), the Darabonba model and client method for V3."""
-    if gen == "v1":
-        from aliyunsdkcore.client import AcsClient
-        from aliyunsdkcore.acs_exception.exceptions import ServerException
-        mod = importlib.import_module(f"aliyunsdkkms.request.v20160120.{action}Request")
-        req = getattr(mod, f"{action}Request")()
-        for k, v in params.items():
-            getattr(req, f"set_{k}")(v)
-        req.set_endpoint(endpoint)
-        req.set_protocol_type("http")
-        try:
-            return True, json.loads(AcsClient(ak, secret, "cn-shanghai").do_action_with_exception(req))
-        except ServerException as e:
-            return False, {"Code": e.get_error_code(), "Status": e.get_http_status(), "Message": e.get_error_msg()}
-    from alibabacloud_kms20160120 import models as m
-    from alibabacloud_kms20160120.client import Client
-    from alibabacloud_tea_openapi import models as om
-    from Tea.exceptions import TeaException
-    c = Client(om.Config(access_key_id=ak, access_key_secret=secret, endpoint=endpoint, protocol="http",
-                         region_id="cn-shanghai"))
-    req = getattr(m, f"{action}Request")(**{snake(k): v for k, v in params.items()})
-    try:
-        return True, getattr(c, snake(action))(req).body.to_map()
-    except TeaException as e:
-        return False, {"Code": e.code, "Status": (e.data or {}).get("statusCode"), "Message": e.message}
+    """Any KMS action through the generation's own request class (see sdk_call.py)."""
+    r = sdk_call.call({"product": "kms", "action": action, "params": params}, ak, secret)
+    if r["ok"]:
+        return True, r["body"]
+    return False, {"Code": r["code"], "Status": r["status"], "Message": r["message"]}
 
 
 if len(sys.argv) == 6 and sys.argv[5] == "lifecycle":

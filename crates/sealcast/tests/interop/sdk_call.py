@@ -18,13 +18,17 @@ import os
 import re
 import sys
 
-gen, endpoint = sys.argv[1:3]
-calls = json.load(sys.stdin)
-default_ak, default_secret = os.environ["SEALCAST_AK"], os.environ["SEALCAST_SECRET"]
+gen = endpoint = None
 
 
 def snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def configure(generation, api_endpoint):
+    """For callers importing this module (kms_sdks.py)."""
+    global gen, endpoint
+    gen, endpoint = generation, api_endpoint
 
 
 def v1(product, action, params, ak, secret, method="POST"):
@@ -97,9 +101,14 @@ def patched(c):
     return cm()
 
 
-results = []
-for c in calls:
-    args = (c["product"], c["action"], c.get("params", {}), c.get("ak", default_ak), c.get("secret", default_secret))
+def call(c, ak, secret):
+    """One call (the dict described above) through the configured generation's SDK."""
+    args = (c["product"], c["action"], c.get("params", {}), c.get("ak", ak), c.get("secret", secret))
     with patched(c):
-        results.append(v1(*args, c.get("method", "POST")) if gen == "v1" else v3(*args))
-print(json.dumps(results))
+        return v1(*args, c.get("method", "POST")) if gen == "v1" else v3(*args)
+
+
+if __name__ == "__main__":
+    configure(sys.argv[1], sys.argv[2])
+    default_ak, default_secret = os.environ["SEALCAST_AK"], os.environ["SEALCAST_SECRET"]
+    print(json.dumps([call(c, default_ak, default_secret) for c in json.load(sys.stdin)]))
