@@ -25,6 +25,7 @@
 
 mod flv;
 mod keys;
+mod player;
 mod routes;
 mod server;
 

@@ -22,7 +22,7 @@ use sealcast_media::hls::playlist::rewrite_uris;
 
 pub(crate) type Body = http_body_util::combinators::BoxBody<Bytes, std::convert::Infallible>;
 
-fn full(b: Bytes) -> Body {
+pub(crate) fn full(b: Bytes) -> Body {
     Full::new(b).boxed()
 }
 
@@ -200,6 +200,11 @@ impl Edge {
             _ => {
                 let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed: use GET or HEAD (POST for keys)");
                 r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST, OPTIONS"));
+                return r;
+            }
+        }
+        if req.method != Method::POST {
+            if let Some(r) = crate::player::response(req.uri.path(), req.uri.query()) {
                 return r;
             }
         }
