@@ -43,6 +43,26 @@ pub struct Config {
     pub rtmp: RtmpSection,
     pub keys: KeysSection,
     pub kms: KmsSection,
+    pub transcode: TranscodeSection,
+}
+
+/// Live transcoding (the templates of AddLiveStreamTranscode and friends).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TranscodeSection {
+    /// The ffmpeg executable.
+    pub ffmpeg: PathBuf,
+    /// Renditions transcoded at once, all streams together; 0 turns transcoding off.
+    pub max_jobs: usize,
+    /// x264 preset.
+    pub preset: String,
+}
+
+impl Default for TranscodeSection {
+    fn default() -> Self {
+        let d = sealcast_transcode::TranscodeConfig::default();
+        TranscodeSection { ffmpeg: d.ffmpeg, max_jobs: d.max_jobs, preset: d.preset }
+    }
 }
 
 /// Where stream data keys come from: the built-in KMS (default) or a remote one speaking the
@@ -138,6 +158,7 @@ impl Default for Config {
             rtmp: RtmpSection::default(),
             keys: KeysSection::default(),
             kms: KmsSection::default(),
+            transcode: TranscodeSection::default(),
         }
     }
 }
@@ -248,6 +269,17 @@ impl Config {
             "must be 0..=1000000 per second (0 = unlimited)",
         )?;
         range("keys.cache_entries", k.cache_entries, 1, 1_000_000, "must be 1..=1000000")?;
+        let t = &self.transcode;
+        range("transcode.max_jobs", t.max_jobs, 0, 256, "must be 0..=256 (0 = no transcoding)")?;
+        const PRESETS: &[&str] =
+            &["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"];
+        if !PRESETS.contains(&t.preset.as_str()) {
+            return Err(ConfigError::Range {
+                key: "transcode.preset",
+                value: t.preset.clone(),
+                rule: "must be an x264 preset: ultrafast … veryslow",
+            });
+        }
         let m = &self.kms;
         if !m.endpoint.is_empty() {
             for (key, v) in [
@@ -305,6 +337,11 @@ impl Config {
             key_rotation_interval: Duration::from_secs(self.hls.key_rotation_interval),
             ..sealcast_hls::HlsConfig::default()
         }
+    }
+
+    pub fn transcode(&self) -> sealcast_transcode::TranscodeConfig {
+        let t = &self.transcode;
+        sealcast_transcode::TranscodeConfig { ffmpeg: t.ffmpeg.clone(), max_jobs: t.max_jobs, preset: t.preset.clone() }
     }
 
     pub fn ingest(&self) -> sealcast_ingest::IngestConfig {

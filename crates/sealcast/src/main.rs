@@ -157,6 +157,12 @@ struct ServeArgs {
     /// The remote KMS's CMK for apps whose encryption names none.
     #[arg(long, env = "SEALCAST_KMS_KEY_ID")]
     kms_key_id: Option<String>,
+    /// The ffmpeg that runs transcoding templates [default: ffmpeg].
+    #[arg(long, env = "SEALCAST_TRANSCODE_FFMPEG")]
+    transcode_ffmpeg: Option<PathBuf>,
+    /// Renditions transcoded at once; 0 turns transcoding off [default: 4].
+    #[arg(long, env = "SEALCAST_TRANSCODE_MAX_JOBS")]
+    transcode_max_jobs: Option<usize>,
 }
 
 impl ServeArgs {
@@ -213,6 +219,12 @@ impl ServeArgs {
         }
         if let Some(v) = self.kms_key_id {
             c.kms.key_id = v;
+        }
+        if let Some(v) = self.transcode_ffmpeg {
+            c.transcode.ffmpeg = v;
+        }
+        if let Some(v) = self.transcode_max_jobs {
+            c.transcode.max_jobs = v;
         }
         c.validate()?;
         Ok(c)

@@ -58,6 +58,73 @@ fn check_publish_credential(policy: &Policy, req: &PublishRequest, now: i64) -> 
     })
 }
 
+/// How the streams of `app` on `domain` are encrypted: the app's setting, else the server's.
+async fn stream_encryption(
+    domains: &DomainService,
+    hls: &HlsService,
+    domain: &sealcast_domains::DomainEntry,
+    app: &str,
+) -> Result<sealcast_hls::StreamEncryption, Rejection> {
+    match domains.stream_encryption(domain.name.as_str(), app).await {
+        Ok(Some(e)) => Ok(e),
+        Ok(None) => Ok(hls.config().default_encryption()),
+        Err(e) => {
+            tracing::error!(domain = %domain.name, app, error = %e, "cannot read the stream encryption setting");
+            Err(Rejection::rejected("publish refused: the stream encryption setting cannot be read"))
+        }
+    }
+}
+
+/// Transcoding templates of the publish's domain and app, prepared like the source publish.
+struct TemplatePlan {
+    domains: DomainService,
+    hls: HlsService,
+}
+
+#[async_trait]
+impl sealcast_transcode::TranscodePlan for TemplatePlan {
+    async fn renditions(&self, source: &sealcast_hub::PublishInfo) -> Vec<sealcast_transcode::Rendition> {
+        let host = Some(source.domain.as_str()).filter(|h| !h.is_empty());
+        let Some(domain) = self.domains.live().lookup(host) else {
+            return Vec::new();
+        };
+        let templates = match self.domains.transcodes(domain.name.as_str()).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(domain = %domain.name, error = %e, "cannot read transcoding templates");
+                return Vec::new();
+            }
+        };
+        templates
+            .into_iter()
+            .filter(|t| t.app == source.key.app)
+            .filter_map(|t| {
+                let r = match t.kind {
+                    sealcast_domains::TemplateKind::Standard => sealcast_transcode::Rendition::standard(&t.template),
+                    sealcast_domains::TemplateKind::Custom => {
+                        sealcast_transcode::Rendition::custom(&t.template, &t.params)
+                    }
+                };
+                r.map_err(|e| tracing::warn!(stream = %source.key, error = %e, "transcoding template skipped")).ok()
+            })
+            .collect()
+    }
+
+    async fn prepare_output(&self, source: &sealcast_hub::PublishInfo, output: &StreamKey) -> Result<(), String> {
+        let host = Some(source.domain.as_str()).filter(|h| !h.is_empty());
+        let enc = match self.domains.live().lookup(host) {
+            Some(d) => {
+                stream_encryption(&self.domains, &self.hls, &d, &source.key.app).await.map_err(|r| r.description)?
+            }
+            None => self.hls.config().default_encryption(),
+        };
+        self.hls
+            .prepare_publish(output, &source.domain, enc)
+            .await
+            .map_err(|e| format!("cannot provision the rendition's encryption key: {e}"))
+    }
+}
+
 #[async_trait]
 impl Admission for PublishAdmission {
     async fn admit(&self, req: &PublishRequest, _remote: SocketAddr) -> Result<(), Rejection> {
@@ -84,14 +151,7 @@ impl Admission for PublishAdmission {
                     return Err(Rejection::rejected("publish refused: forbidden streams cannot be read"));
                 }
             }
-            match self.domains.stream_encryption(domain.name.as_str(), &req.app).await {
-                Ok(Some(e)) => enc = e,
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::error!(domain = %domain.name, app = %req.app, error = %e, "cannot read the stream encryption setting");
-                    return Err(Rejection::rejected("publish refused: the stream encryption setting cannot be read"));
-                }
-            }
+            enc = stream_encryption(&self.domains, &self.hls, &domain, &req.app).await?;
         }
         let key = StreamKey::new(req.app.clone(), req.stream.clone());
         // Refuse duplicates before asking the KMS (the hub re-checks atomically).
@@ -189,6 +249,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     let hls = HlsService::new(cfg.hls(), stream_kms.clone());
     hub.add_consumer(Arc::new(hls.clone()));
+    let plan = Arc::new(TemplatePlan { domains: domains.clone(), hls: hls.clone() });
+    let transcoder = sealcast_transcode::Transcoder::new(hub.clone(), plan, cfg.transcode());
+    hub.add_consumer(Arc::new(transcoder.clone()));
 
     let rtmp = bind("RTMP", cfg.rtmp_listen).await?;
     let http = bind("HTTP", cfg.http_listen).await?;
@@ -270,6 +333,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ingest_tasks.close();
     if tokio::time::timeout(Duration::from_secs(10), ingest_tasks.wait()).await.is_err() {
         tracing::warn!("some RTMP connections did not close within 10 s");
+    }
+    if tokio::time::timeout(Duration::from_secs(10), transcoder.wait()).await.is_err() {
+        tracing::warn!("some transcoding jobs did not finish within 10 s");
     }
     if tokio::time::timeout(Duration::from_secs(10), hls.wait_idle()).await.is_err() {
         tracing::warn!("some HLS packagers did not finish within 10 s");
