@@ -1,9 +1,9 @@
 //! Transcoding templates of a push domain's apps (Alibaba's AddLiveStreamTranscode family) and
 //! forbidden streams (ForbidLiveStream / ResumeLiveStream).
 //!
-//! Sealcast does not transcode yet: a template applies to the source rendition, so what takes
-//! effect is its `EncryptParameters`, which become the app's stream encryption (see
-//! [`DomainService::set_stream_encryption`]) from the next publish on.
+//! A template's `EncryptParameters` become the app's stream encryption (see
+//! [`DomainService::set_stream_encryption`]) from the next publish on; its rendition is run by
+//! `sealcast-transcode`, which reads the templates from here.
 
 use std::collections::BTreeMap;
 
