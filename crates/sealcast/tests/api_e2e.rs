@@ -651,19 +651,8 @@ fn transcode_encrypt_parameters_change_the_next_publish_and_forbid_kicks_publish
     }
 }
 
-/// `sealcast api …` against a server; returns (success, stdout JSON, stderr).
 fn api_cli(server: &Server, secret: &str, args: &[&str]) -> (bool, Value, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sealcast"))
-        .arg("api")
-        .args(["--endpoint", &format!("http://{}", server.api)])
-        .env("SEALCAST_ACCESS_KEY_ID", AK)
-        .env("SEALCAST_ACCESS_KEY_SECRET", secret)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run sealcast api");
-    let v = serde_json::from_slice(&o.stdout).unwrap_or(Value::Null);
-    (o.status.success(), v, String::from_utf8_lossy(&o.stderr).into_owned())
+    api_call(server, AK, secret, args)
 }
 
 #[test]

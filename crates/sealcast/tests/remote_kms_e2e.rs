@@ -15,15 +15,9 @@ const BOOTSTRAP: &[(&str, &str)] =
     &[("SEALCAST_BOOTSTRAP_ACCESS_KEY_ID", AK), ("SEALCAST_BOOTSTRAP_ACCESS_KEY_SECRET", SECRET)];
 
 fn api(server: &Server, args: &[&str]) -> serde_json::Value {
-    let o = Command::new(env!("CARGO_BIN_EXE_sealcast"))
-        .args(["api", "--endpoint", &format!("http://{}", server.api)])
-        .env("SEALCAST_ACCESS_KEY_ID", AK)
-        .env("SEALCAST_ACCESS_KEY_SECRET", SECRET)
-        .args(args)
-        .output()
-        .expect("sealcast api");
-    assert!(o.status.success(), "sealcast api {args:?}: {}", String::from_utf8_lossy(&o.stderr));
-    serde_json::from_slice(&o.stdout).expect("json")
+    let (ok, v, err) = api_call(server, AK, SECRET, args);
+    assert!(ok, "sealcast api {args:?}: {err}");
+    v
 }
 
 #[test]

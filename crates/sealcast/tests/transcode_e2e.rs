@@ -14,16 +14,9 @@ const SECRET: &str = "transcodeAdminSecret42";
 const BOOTSTRAP: &[(&str, &str)] =
     &[("SEALCAST_BOOTSTRAP_ACCESS_KEY_ID", AK), ("SEALCAST_BOOTSTRAP_ACCESS_KEY_SECRET", SECRET)];
 
-/// `sealcast api …`; returns (success, JSON).
 fn api(server: &Server, args: &[&str]) -> (bool, Value) {
-    let o = Command::new(env!("CARGO_BIN_EXE_sealcast"))
-        .args(["api", "--endpoint", &format!("http://{}", server.api)])
-        .env("SEALCAST_ACCESS_KEY_ID", AK)
-        .env("SEALCAST_ACCESS_KEY_SECRET", SECRET)
-        .args(args)
-        .output()
-        .expect("sealcast api");
-    (o.status.success(), serde_json::from_slice(&o.stdout).unwrap_or(Value::Null))
+    let (ok, v, _) = api_call(server, AK, SECRET, args);
+    (ok, v)
 }
 
 /// ffprobe's streams of a URL.

@@ -9,6 +9,21 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// `sealcast api ARGS…` against `server`'s API with the given access key; returns whether it
+/// succeeded, its JSON output and its stderr.
+pub fn api_call(server: &Server, ak: &str, secret: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_sealcast"))
+        .args(["api", "--endpoint", &format!("http://{}", server.api)])
+        .env("SEALCAST_ACCESS_KEY_ID", ak)
+        .env("SEALCAST_ACCESS_KEY_SECRET", secret)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run sealcast api");
+    let v = serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null);
+    (o.status.success(), v, String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
 /// A loopback port free right now (for servers that must come back on the same port).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
