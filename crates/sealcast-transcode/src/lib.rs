@@ -15,10 +15,12 @@
 
 mod rendition;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -68,8 +70,9 @@ struct Inner {
     plan: Arc<dyn TranscodePlan>,
     cfg: TranscodeConfig,
     jobs: Arc<Semaphore>,
-    /// Streams this transcoder publishes: never transcoded again.
-    outputs: Mutex<HashSet<StreamKey>>,
+    /// Streams this transcoder publishes (never transcoded again), with the job that owns each.
+    outputs: Mutex<HashMap<StreamKey, u64>>,
+    next_job: AtomicU64,
     tasks: TaskTracker,
 }
 
@@ -88,7 +91,15 @@ impl Transcoder {
     pub fn new(hub: Hub, plan: Arc<dyn TranscodePlan>, cfg: TranscodeConfig) -> Transcoder {
         let jobs = Arc::new(Semaphore::new(cfg.max_jobs));
         Transcoder {
-            inner: Arc::new(Inner { hub, plan, cfg, jobs, outputs: Mutex::default(), tasks: TaskTracker::new() }),
+            inner: Arc::new(Inner {
+                hub,
+                plan,
+                cfg,
+                jobs,
+                outputs: Mutex::default(),
+                next_job: AtomicU64::new(1),
+                tasks: TaskTracker::new(),
+            }),
         }
     }
 
@@ -99,7 +110,15 @@ impl Transcoder {
     }
 
     fn is_output(&self, key: &StreamKey) -> bool {
-        self.inner.outputs.lock().unwrap_or_else(|e| e.into_inner()).contains(key)
+        self.inner.outputs.lock().unwrap_or_else(|e| e.into_inner()).contains_key(key)
+    }
+
+    /// Forgets an output, if `job` still owns it (a newer job may have taken the name over).
+    fn release(&self, key: &StreamKey, job: u64) {
+        let mut outputs = self.inner.outputs.lock().unwrap_or_else(|e| e.into_inner());
+        if outputs.get(key) == Some(&job) {
+            outputs.remove(key);
+        }
     }
 }
 
@@ -123,13 +142,14 @@ impl HubConsumer for Transcoder {
                 let info = info.clone();
                 this.inner.tasks.clone().spawn(async move {
                     let output = output_key(&info.key, &r.template);
-                    match this.run(&info, &r, &output).await {
-                        Ok(()) => tracing::info!(stream = %info.key, output = %output, "transcoding ended"),
+                    let job = this.inner.next_job.fetch_add(1, Ordering::Relaxed);
+                    match this.run(&info, &r, &output, job).await {
+                        Ok(end) => tracing::info!(stream = %info.key, output = %output, end, "transcoding ended"),
                         Err(e) => {
                             tracing::warn!(stream = %info.key, output = %output, error = %e, "transcoding failed")
                         }
                     }
-                    this.inner.outputs.lock().unwrap_or_else(|e| e.into_inner()).remove(&output);
+                    this.release(&output, job);
                     drop(permit);
                 });
             }
@@ -164,18 +184,49 @@ impl Unwrap {
     }
 }
 
+/// The last `MAX_STDERR` bytes ffmpeg wrote: its final, fatal message is at the end.
+const MAX_STDERR: usize = 8 << 10;
+
+/// How long a new session waits for the previous session's rendition of the same name to end
+/// (a publisher reconnecting while the old ffmpeg flushes).
+const TAKEOVER_WAIT: Duration = Duration::from_secs(5);
+
 impl Transcoder {
-    async fn run(&self, info: &PublishInfo, r: &Rendition, output: &StreamKey) -> Result<(), String> {
-        let Some(sub) = self.inner.hub.subscribe(&info.key, LagPolicy::Resync) else {
-            return Ok(()); // the source already ended
-        };
+    /// Publishes a rendition, waiting a little for a previous session's to end.
+    async fn publish_output(
+        &self,
+        info: &PublishInfo,
+        output: &StreamKey,
+        job: u64,
+    ) -> Result<sealcast_hub::Publisher, String> {
         self.inner.plan.prepare_output(info, output).await?;
-        self.inner.outputs.lock().unwrap_or_else(|e| e.into_inner()).insert(output.clone());
-        let publisher = self
-            .inner
-            .hub
-            .publish(output.clone(), info.domain.clone(), None, None)
-            .map_err(|e| format!("cannot publish the rendition: {e}"))?;
+        let deadline = tokio::time::Instant::now() + TAKEOVER_WAIT;
+        loop {
+            self.inner.outputs.lock().unwrap_or_else(|e| e.into_inner()).insert(output.clone(), job);
+            match self.inner.hub.publish(output.clone(), info.domain.clone(), None, None) {
+                Ok(p) => return Ok(p),
+                Err(sealcast_hub::HubError::AlreadyPublishing(_))
+                    if tokio::time::Instant::now() < deadline && self.inner.hub.is_live(&info.key) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(format!("cannot publish the rendition: {e}")),
+            }
+        }
+    }
+
+    /// One rendition, from the source's current GOP until the source ends, the rendition is
+    /// kicked or ffmpeg stops. Returns how it ended.
+    async fn run(
+        &self,
+        info: &PublishInfo,
+        r: &Rendition,
+        output: &StreamKey,
+        job: u64,
+    ) -> Result<&'static str, String> {
+        let Some(sub) = self.inner.hub.subscribe(&info.key, LagPolicy::Resync) else {
+            return Ok("source already ended");
+        };
         let mut child = tokio::process::Command::new(&self.inner.cfg.ffmpeg)
             .args(r.ffmpeg_args(&self.inner.cfg.preset))
             .stdin(Stdio::piped())
@@ -191,44 +242,78 @@ impl Transcoder {
         };
         tracing::info!(stream = %info.key, output = %output, template = %r.template, "transcoding started");
         let feed = tokio::spawn(feed(sub, stdin));
+        // Drained to the end (a full pipe would stall ffmpeg); the tail is kept.
         let errors = tokio::spawn(async move {
-            let mut text = Vec::new();
-            let _ = (&mut stderr).take(64 << 10).read_to_end(&mut text).await;
-            String::from_utf8_lossy(&text).trim().to_string()
+            let mut tail: Vec<u8> = Vec::new();
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                if tail.len() > MAX_STDERR {
+                    tail.drain(..tail.len() - MAX_STDERR);
+                }
+            }
+            String::from_utf8_lossy(&tail).trim().to_string()
         });
         let mut reader = FlvReader::new();
         let mut unwrap = Unwrap::default();
         let mut buf = vec![0u8; 64 << 10];
-        let mut frames = 0u64;
-        let read_result: Result<(), String> = loop {
-            let n = match stdout.read(&mut buf).await {
-                Ok(0) => break Ok(()),
-                Ok(n) => n,
-                Err(e) => break Err(format!("reading ffmpeg's output: {e}")),
+        // Published on ffmpeg's first tag: a rendition that never starts is never listed.
+        let mut publisher: Option<sealcast_hub::Publisher> = None;
+        let outcome: Result<&'static str, String> = 'job: loop {
+            let n = tokio::select! {
+                reason = async {
+                    match publisher.as_mut() {
+                        Some(p) => p.kicked().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    tracing::info!(output = %output, reason, "rendition ended by the server");
+                    break 'job Ok("kicked");
+                }
+                read = stdout.read(&mut buf) => match read {
+                    Ok(0) => break 'job Ok("source ended"),
+                    Ok(n) => n,
+                    Err(e) => break 'job Err(format!("reading ffmpeg's output: {e}")),
+                },
             };
             reader.push(&buf[..n]);
             loop {
-                match reader.next_tag() {
-                    Ok(Some(tag)) => {
-                        if let Some(kind) = frame_kind(tag.tag_type) {
-                            publisher.send(MediaFrame::new(kind, unwrap.next(tag.timestamp), tag.body));
-                            frames += 1;
-                        }
-                    }
+                let tag = match reader.next_tag() {
+                    Ok(Some(tag)) => tag,
                     Ok(None) => break,
-                    Err(e) => return Err(format!("ffmpeg's output is not FLV: {e}")),
+                    Err(e) => break 'job Err(format!("ffmpeg's output is not FLV: {e}")),
+                };
+                let Some(kind) = frame_kind(tag.tag_type) else { continue };
+                if publisher.is_none() {
+                    match self.publish_output(info, output, job).await {
+                        Ok(p) => publisher = Some(p),
+                        Err(e) => break 'job Err(e),
+                    }
+                }
+                if let Some(p) = &publisher {
+                    p.send(MediaFrame::new(kind, unwrap.next(tag.timestamp), tag.body));
                 }
             }
         };
+        let published = publisher.is_some();
         drop(publisher);
         feed.abort();
+        // Unless ffmpeg ended by itself, it may be blocked writing output nobody reads now.
+        if !outcome.as_ref().is_ok_and(|end| *end == "source ended") {
+            drop(stdout);
+            let _ = child.start_kill();
+        }
         let status = child.wait().await.map_err(|e| format!("waiting for ffmpeg: {e}"))?;
         let stderr = errors.await.unwrap_or_default();
-        read_result?;
-        if !status.success() && frames == 0 {
-            return Err(format!("ffmpeg exited with {status}: {stderr}"));
+        let end = outcome?;
+        if end == "source ended" && !status.success() {
+            let what = if published { "stopped" } else { "produced nothing" };
+            return Err(format!("ffmpeg {what} and exited with {status}: {stderr}"));
         }
-        Ok(())
+        Ok(end)
     }
 }
 

@@ -141,17 +141,18 @@ impl Rendition {
             ["-hide_banner", "-nostdin", "-loglevel", "error", "-f", "flv", "-i", "pipe:0"].map(String::from).to_vec();
         match &self.video {
             Some(v) => {
-                let width = v.width.map_or("-2".to_string(), |w| format!("'min({w},iw)'"));
-                let scale = format!("scale={width}:'min({},ih)':force_divisible_by=2", v.height);
-                let gop = match v.fps {
-                    Some(fps) => (fps * v.gop_secs).to_string(),
-                    None => (25 * v.gop_secs).to_string(),
-                };
+                // Never above the source, always even (4:2:0 needs even sizes).
+                let height = format!("'trunc(min({},ih)/2)*2'", v.height);
+                let width = v.width.map_or("-2".to_string(), |w| format!("'trunc(min({w},iw)/2)*2'"));
+                let scale = format!("scale={width}:{height}");
                 a.extend(["-map", "0:v:0", "-map", "0:a:0?", "-vf"].map(String::from));
                 a.push(match v.fps {
                     Some(fps) => format!("{scale},fps={fps}"),
                     None => scale,
                 });
+                // A keyframe every gop_secs whatever the frame rate, and none in between.
+                let keyframes = format!("expr:gte(t,n_forced*{})", v.gop_secs);
+                let gop = v.fps.map_or(600, |fps| fps * v.gop_secs).to_string();
                 a.extend(
                     [
                         "-c:v",
@@ -170,9 +171,9 @@ impl Rendition {
                         &format!("{}k", v.kbps),
                         "-bufsize",
                         &format!("{}k", v.kbps * 2),
+                        "-force_key_frames",
+                        &keyframes,
                         "-g",
-                        &gop,
-                        "-keyint_min",
                         &gop,
                         "-sc_threshold",
                         "0",
@@ -215,8 +216,9 @@ mod tests {
         assert!(Rendition::standard("origin").is_err());
         assert_eq!(standard_names().count(), 8);
         let args = r.ffmpeg_args("veryfast").join(" ");
-        assert!(args.contains("scale=-2:'min(360,ih)'"), "{args}");
-        assert!(args.contains("-b:v 500k") && args.contains("-g 50") && args.ends_with("-f flv pipe:1"), "{args}");
+        assert!(args.contains("scale=-2:'trunc(min(360,ih)/2)*2'"), "{args}");
+        assert!(args.contains("-force_key_frames expr:gte(t,n_forced*2)"), "{args}");
+        assert!(args.contains("-b:v 500k") && args.ends_with("-f flv pipe:1"), "{args}");
     }
 
     #[test]
@@ -240,8 +242,8 @@ mod tests {
             (720, Some(1280), 1200, Some(30), 1, "high")
         );
         let args = r.ffmpeg_args("veryfast").join(" ");
-        assert!(args.contains("scale='min(1280,iw)':'min(720,ih)':force_divisible_by=2,fps=30"), "{args}");
-        assert!(args.contains("-g 30"), "{args}");
+        assert!(args.contains("scale='trunc(min(1280,iw)/2)*2':'trunc(min(720,ih)/2)*2',fps=30"), "{args}");
+        assert!(args.contains("-g 30") && args.contains("n_forced*1"), "{args}");
         let audio =
             Rendition::custom("a", &params(&[("TemplateType", "audio"), ("AudioBitrate", "48")])).expect("audio");
         assert_eq!(audio.video, None);

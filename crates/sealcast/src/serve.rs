@@ -114,6 +114,12 @@ impl sealcast_transcode::TranscodePlan for TemplatePlan {
         let host = Some(source.domain.as_str()).filter(|h| !h.is_empty());
         let enc = match self.domains.live().lookup(host) {
             Some(d) => {
+                // ForbidLiveStream on a rendition keeps it off until ResumeLiveStream.
+                match self.domains.stream_forbidden(d.name.as_str(), &output.app, &output.stream).await {
+                    Ok(None) => {}
+                    Ok(Some(_)) => return Err(format!("{output} is forbidden on {}", d.name)),
+                    Err(e) => return Err(format!("cannot read forbidden streams: {e}")),
+                }
                 stream_encryption(&self.domains, &self.hls, &d, &source.key.app).await.map_err(|r| r.description)?
             }
             None => self.hls.config().default_encryption(),

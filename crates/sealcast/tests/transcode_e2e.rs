@@ -151,3 +151,45 @@ fn a_missing_ffmpeg_fails_the_rendition_not_the_stream() {
     assert!(server.log().contains("cannot start /nonexistent/ffmpeg"), "{}", server.log());
     assert!(count_frames(&server.http_url("/live/cam.m3u8")).expect("source decodes") > 30);
 }
+
+#[test]
+fn a_rendition_can_be_kicked_and_forbidden_while_its_source_plays_on() {
+    let server = Server::start_env("transcode-kick", &[], BOOTSTRAP);
+    let (ok, v) =
+        api(&server, &["AddLiveStreamTranscode", "--Domain", "localhost", "--App", "live", "--Template", "ld"]);
+    assert!(ok, "{v}");
+    let mut publisher = push(&server.rtmp_url("live/cam"), 30, true);
+    server.wait_playlist("/live/cam_ld.m3u8", 20, |p| p.contains("#EXTINF"));
+    let (ok, v) = api(
+        &server,
+        &[
+            "ForbidLiveStream",
+            "--DomainName",
+            "localhost",
+            "--AppName",
+            "live",
+            "--StreamName",
+            "cam_ld",
+            "--LiveStreamType",
+            "publisher",
+        ],
+    );
+    assert!(ok, "{v}");
+    server.wait_playlist("/live/cam_ld.m3u8", 10, |p| p.contains("#EXT-X-ENDLIST"));
+    assert!(server.wait_log("rendition ended by the server", 5), "{}", server.log());
+    let (status, source) = server.get("/live/cam.m3u8");
+    assert!(status == 200 && !String::from_utf8_lossy(&source).contains("#EXT-X-ENDLIST"), "the source plays on");
+    let _ = publisher.kill();
+    let _ = publisher.wait();
+
+    // Forbidden, the rendition stays off on the next publish; resumed, it is back.
+    let out = wait_output(push(&server.rtmp_url("live/cam"), 3, true));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(server.wait_log("live/cam_ld is forbidden on localhost", 10), "{}", server.log());
+    let (ok, v) =
+        api(&server, &["ResumeLiveStream", "--DomainName", "localhost", "--AppName", "live", "--StreamName", "cam_ld"]);
+    assert!(ok, "{v}");
+    let out = wait_output(push(&server.rtmp_url("live/again"), 3, true));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    server.wait_playlist("/live/again_ld.m3u8", 20, |p| p.contains("#EXT-X-ENDLIST"));
+}

@@ -15,7 +15,7 @@
   const input = document.getElementById('src');
 
   // What tests and embedding pages can read.
-  const state = (window.sealcastPlayer = { state: 'idle', keys: 0, errors: [], src: null });
+  const state = (window.sealcastPlayer = { state: 'idle', keys: 0, errors: [], src: null, expiry: null });
 
   function show(message, isError) {
     statusLine.textContent = message;
@@ -113,7 +113,7 @@
   }
 
   // The envelope exchange for one key URI (docs/key-delivery.md, "The envelope exchange").
-  async function fetchContentKey(keyUri) {
+  async function fetchContentKey(keyUri, signal) {
     const url = new URL(keyUri, location.href);
     const domain = url.searchParams.get('d');
     const ct = url.searchParams.get('ct');
@@ -128,6 +128,7 @@
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ pk: base64urlEncode(publicRaw) }),
       cache: 'no-store',
+      signal,
     });
     if (!response.ok) {
       throw new Error(`key request answered ${response.status}: ${(await response.text()).trim()}`);
@@ -142,6 +143,9 @@
       text.encode(stream), zero, text.encode(kid), zero, text.encode(String(answer.exp)));
     const key = await hpkeOpen(pair, publicRaw, base64urlDecode(answer.enc), base64urlDecode(answer.key), info);
     if (key.length !== 16) throw new Error('the opened content key is not 16 bytes');
+    // hls.js keeps keys for as long as their URI is listed: the page restarts playback (and
+    // so asks again) before the earliest answer expires.
+    if (!state.expiry || answer.exp < state.expiry) state.expiry = answer.exp;
     return key;
   }
 
@@ -154,7 +158,7 @@
         this.inner = new Default(config);
         this.stats = this.inner.stats;
         this.context = null;
-        this.aborted = false;
+        this.pending = null;
       }
 
       load(context, config, callbacks) {
@@ -179,29 +183,52 @@
           return;
         }
         const stats = this.stats;
+        stats.aborted = false;
         stats.loading.start = performance.now();
-        fetchContentKey(context.url).then(
+        const controller = new AbortController();
+        let settled = false;
+        const settle = () => {
+          const first = !settled;
+          settled = true;
+          clearTimeout(timer);
+          this.pending = null;
+          return first;
+        };
+        const timeoutMs = config && config.timeout ? config.timeout : 20000;
+        const timer = setTimeout(() => {
+          if (!settle()) return;
+          controller.abort();
+          callbacks.onTimeout(stats, context, null);
+        }, timeoutMs);
+        this.pending = () => {
+          if (!settle()) return;
+          controller.abort();
+          stats.aborted = true;
+          if (callbacks.onAbort) callbacks.onAbort(stats, context, null);
+        };
+        fetchContentKey(context.url, controller.signal).then(
           (key) => {
-            if (this.aborted) return;
+            if (!settle()) return;
             stats.loading.first = stats.loading.end = performance.now();
             stats.loaded = stats.total = key.length;
             state.keys += 1;
             callbacks.onSuccess({ url: context.url, data: key.buffer }, stats, context, null);
           },
           (error) => {
-            if (this.aborted) return;
-            show(String(error.message || error), true);
+            if (!settle()) return;
+            // hls.js retries what it can; the fatal-error handler reports what it cannot.
+            console.warn(`sealcast: ${error.message || error}`);
             callbacks.onError({ code: 0, text: String(error.message || error) }, context, null, stats);
           });
       }
 
       abort() {
-        this.aborted = true;
+        if (this.pending) this.pending();
         this.inner.abort();
       }
 
       destroy() {
-        this.aborted = true;
+        if (this.pending) this.pending();
         this.inner.destroy();
       }
 
@@ -218,6 +245,7 @@
   let hls = null;
   function play(src) {
     if (hls) hls.destroy();
+    state.expiry = null;
     state.src = src;
     state.state = 'loading';
     state.errors = [];
@@ -251,6 +279,15 @@
       play(src);
     }
   });
+
+  // Keys are good until their answer's `exp` (the credential's expiry, or an hour): restart
+  // just before, so hls.js asks for them again; an expired credential then shows why.
+  setInterval(() => {
+    if (state.src && state.expiry && Date.now() >= state.expiry * 1000 - 10000) {
+      console.info('sealcast: keys about to expire; restarting playback');
+      play(state.src);
+    }
+  }, 5000);
 
   const initial = new URLSearchParams(location.search).get('src');
   if (initial) {
