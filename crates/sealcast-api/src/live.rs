@@ -233,18 +233,8 @@ pub async fn dispatch(ctx: LiveContext<'_>, call: &Call) -> Result<Value, ApiErr
                 return Err(ApiError::missing("TemplateType"));
             }
             // Refuse a template that could never transcode now, not at the next publish.
-            let name = call.require("Template")?;
-            if custom {
-                if sealcast_transcode::standard_names().any(|n| n == name) {
-                    return Err(ApiError::invalid(
-                        "Template",
-                        format!("{name} is a default template name; give the custom template another name"),
-                    ));
-                }
-                sealcast_transcode::Rendition::custom(name, &params).map_err(|e| ApiError::invalid("Template", e))?;
-            } else {
-                sealcast_transcode::Rendition::standard(name).map_err(|e| ApiError::invalid("Template", e))?;
-            }
+            sealcast_transcode::check_template(call.require("Template")?, custom, &params)
+                .map_err(|e| ApiError::invalid("Template", e))?;
             let kind = if custom { TemplateKind::Custom } else { TemplateKind::Standard };
             let req = TemplateRequest {
                 domain: call.require("Domain")?,

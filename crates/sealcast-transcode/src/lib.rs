@@ -31,7 +31,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-pub use rendition::{standard_names, Rendition, RenditionError, VideoSpec};
+pub use rendition::{check_template, standard_names, Rendition, RenditionError, VideoSpec};
 
 /// Transcoder settings.
 #[derive(Debug, Clone)]

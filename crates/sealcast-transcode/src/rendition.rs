@@ -13,6 +13,25 @@ pub enum RenditionError {
     UnknownStandard(String),
     #[error("{template}: TemplateType {kind:?} is not supported (h264 or audio)")]
     UnsupportedType { template: String, kind: String },
+    #[error("{0} is a default template name; give the custom template another name")]
+    ReservedName(String),
+}
+
+/// Checks a template as it is set (AddLiveStreamTranscode: a standard name;
+/// AddCustomLiveStreamTranscode: another name and valid parameters), so a template that could
+/// never run is refused then rather than at a publish.
+pub fn check_template(
+    name: &str,
+    custom: bool,
+    params: &BTreeMap<String, String>,
+) -> Result<Rendition, RenditionError> {
+    if !custom {
+        return Rendition::standard(name);
+    }
+    if standard_names().any(|n| n == name) {
+        return Err(RenditionError::ReservedName(name.to_string()));
+    }
+    Rendition::custom(name, params)
 }
 
 /// One output of a template: H.264 video at a height (never above the source's) plus AAC
@@ -215,6 +234,9 @@ mod tests {
         assert_eq!(r.video.as_ref().map(|v| (v.height, v.kbps)), Some((360, 500)));
         assert!(Rendition::standard("origin").is_err());
         assert_eq!(standard_names().count(), 8);
+        assert!(matches!(check_template("lld", true, &BTreeMap::new()), Err(RenditionError::ReservedName(_))));
+        assert!(check_template("lld", false, &BTreeMap::new()).is_ok());
+        assert!(check_template("mine", true, &BTreeMap::new()).is_ok());
         let args = r.ffmpeg_args("veryfast").join(" ");
         assert!(args.contains("scale=-2:'trunc(min(360,ih)/2)*2'"), "{args}");
         assert!(args.contains("-force_key_frames expr:gte(t,n_forced*2)"), "{args}");

@@ -386,3 +386,82 @@ mod tests {
         assert_eq!(super::date(951_782_400), "2000-02-29T00:00:00Z");
     }
 }
+
+#[derive(Debug, Subcommand)]
+pub enum TranscodeCommand {
+    /// Add or replace a template of an app on a (push) domain: its rendition
+    /// `{stream}_{template}` runs from the next publish. Standard: `--template lld` (lld, lsd,
+    /// lhd, lud, ld, sd, hd, ud); custom: `--custom --template mine --param Height=480
+    /// --param VideoBitrate=800` (TemplateType, Height, Width, FPS, VideoBitrate, Gop, Profile,
+    /// AudioBitrate).
+    Set {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        template: String,
+        /// A custom template (AddCustomLiveStreamTranscode) instead of a standard one.
+        #[arg(long)]
+        custom: bool,
+        /// Name=Value parameters of a custom template.
+        #[arg(long = "param")]
+        params: Vec<String>,
+        /// EncryptParameters JSON: `{"EncryptType":"aliyun","KmsKeyExpireInterval":"600"}`.
+        #[arg(long)]
+        encrypt: Option<String>,
+    },
+    /// List the templates of a domain.
+    List {
+        #[arg(long)]
+        domain: String,
+    },
+    /// Remove a template.
+    Remove {
+        #[arg(long)]
+        domain: String,
+        #[arg(long)]
+        app: String,
+        #[arg(long)]
+        template: String,
+    },
+}
+
+pub async fn transcode(data: &DataArgs, cmd: TranscodeCommand) -> anyhow::Result<()> {
+    let svc = data.service().await?;
+    match cmd {
+        TranscodeCommand::Set { domain, app, template, custom, params, encrypt } => {
+            let mut map = std::collections::BTreeMap::new();
+            for p in &params {
+                let (k, v) = p.split_once('=').with_context(|| format!("--param {p:?}: use Name=Value"))?;
+                map.insert(k.to_string(), v.to_string());
+            }
+            sealcast_transcode::check_template(&template, custom, &map)?;
+            let kind =
+                if custom { sealcast_domains::TemplateKind::Custom } else { sealcast_domains::TemplateKind::Standard };
+            let exists = svc.transcodes(&domain).await?.iter().any(|t| t.app == app && t.template == template);
+            let req = sealcast_domains::TemplateRequest {
+                domain: &domain,
+                app: &app,
+                template: &template,
+                kind,
+                params: map,
+                encrypt: encrypt.as_deref(),
+            };
+            svc.put_transcode(req, exists).await?;
+            println!("{app} on {domain}: template {template}; streams get a {{stream}}_{template} rendition from their next publish");
+        }
+        TranscodeCommand::List { domain } => {
+            for t in svc.transcodes(&domain).await? {
+                let params: Vec<String> = t.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                let enc = t.encrypt.as_ref().map_or("-".to_string(), |e| e.to_json().to_string());
+                println!("{}\t{}\t{}\t{}\tencrypt={enc}", t.app, t.template, t.kind.name(), params.join(","));
+            }
+        }
+        TranscodeCommand::Remove { domain, app, template } => {
+            svc.delete_transcode(&domain, &app, &template).await?;
+            println!("removed template {template} of {app} on {domain}");
+        }
+    }
+    Ok(())
+}

@@ -52,6 +52,14 @@ enum Command {
         #[command(subcommand)]
         command: cli::EncryptionCommand,
     },
+    /// Transcoding templates (Alibaba AddLiveStreamTranscode): renditions `{stream}_{template}`
+    /// of an app's streams, with optional EncryptParameters.
+    Transcode {
+        #[command(flatten)]
+        data: cli::DataArgs,
+        #[command(subcommand)]
+        command: cli::TranscodeCommand,
+    },
     /// Control API users (access keys belong to users; policies decide what they may do).
     User {
         #[command(flatten)]
@@ -260,6 +268,7 @@ fn main() -> std::process::ExitCode {
         Command::Domain { data, command } => run_cli(async move { cli::domain(&data, command).await }),
         Command::Cert { data, command } => run_cli(async move { cli::cert(&data, command).await }),
         Command::Encryption { data, command } => run_cli(async move { cli::encryption(&data, command).await }),
+        Command::Transcode { data, command } => run_cli(async move { cli::transcode(&data, command).await }),
         Command::User { data, command } => run_cli(async move { iam_cli::user(&data, command).await }),
         Command::AccessKey { data, command } => run_cli(async move { iam_cli::access_key(&data, command).await }),
         Command::Policy { data, command } => run_cli(async move { iam_cli::policy(&data, command).await }),

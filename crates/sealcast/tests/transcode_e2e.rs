@@ -193,3 +193,50 @@ fn a_rendition_can_be_kicked_and_forbidden_while_its_source_plays_on() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     server.wait_playlist("/live/again_ld.m3u8", 20, |p| p.contains("#EXT-X-ENDLIST"));
 }
+
+#[test]
+fn the_transcode_cli_sets_what_the_api_describes() {
+    let server = Server::start_env("transcode-cli", &[], BOOTSTRAP);
+    let args = [
+        "transcode",
+        "set",
+        "--domain",
+        "localhost",
+        "--app",
+        "cli",
+        "--template",
+        "small",
+        "--custom",
+        "--param",
+        "TemplateType=h264",
+        "--param",
+        "Height=240",
+    ];
+    server.cli_ok(&args);
+    let o = server.cli(&["transcode", "set", "--domain", "localhost", "--app", "cli", "--template", "lld", "--custom"]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("default template name"), "{o:?}");
+    let o = server.cli(&[
+        "transcode",
+        "set",
+        "--domain",
+        "localhost",
+        "--app",
+        "cli",
+        "--template",
+        "tiny",
+        "--custom",
+        "--param",
+        "Height=1",
+    ]);
+    assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("Height"), "{o:?}");
+    let listed = server.cli_ok(&["transcode", "list", "--domain", "localhost"]);
+    assert!(listed.contains("cli\tsmall\tcustom\tHeight=240,TemplateType=h264"), "{listed}");
+    let (ok, v) =
+        api(&server, &["DescribeLiveStreamTranscodeInfo", "--DomainTranscodeName", "localhost", "--AppName", "cli"]);
+    assert!(
+        ok && v["DomainTranscodeList"]["DomainTranscodeInfo"][0]["CustomTranscodeParameters"]["Height"] == "240",
+        "{v}"
+    );
+    server.cli_ok(&["transcode", "remove", "--domain", "localhost", "--app", "cli", "--template", "small"]);
+    assert!(!server.cli_ok(&["transcode", "list", "--domain", "localhost"]).contains("small"));
+}
