@@ -103,6 +103,21 @@ impl Transcoder {
         }
     }
 
+    /// Whether the configured ffmpeg runs (`ffmpeg -version`); the error says why not.
+    pub async fn check_ffmpeg(&self) -> Result<String, String> {
+        let ffmpeg = &self.inner.cfg.ffmpeg;
+        let out = tokio::process::Command::new(ffmpeg)
+            .arg("-version")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| format!("cannot run {}: {e}", ffmpeg.display()))?;
+        if !out.status.success() {
+            return Err(format!("{} -version exited with {}", ffmpeg.display(), out.status));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().to_string())
+    }
+
     /// Waits for every job to end (their sources end at shutdown).
     pub async fn wait(&self) {
         self.inner.tasks.close();

@@ -258,6 +258,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let plan = Arc::new(TemplatePlan { domains: domains.clone(), hls: hls.clone() });
     let transcoder = sealcast_transcode::Transcoder::new(hub.clone(), plan, cfg.transcode());
     hub.add_consumer(Arc::new(transcoder.clone()));
+    if cfg.transcode.max_jobs > 0 {
+        match transcoder.check_ffmpeg().await {
+            Ok(version) => tracing::info!(ffmpeg = %version, "transcoding templates run with ffmpeg"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "transcoding templates will fail until ffmpeg can run: install it (apt install ffmpeg) or set transcode.ffmpeg"
+            ),
+        }
+    }
 
     let rtmp = bind("RTMP", cfg.rtmp_listen).await?;
     let http = bind("HTTP", cfg.http_listen).await?;

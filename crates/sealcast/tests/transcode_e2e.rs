@@ -147,6 +147,7 @@ fn a_missing_ffmpeg_fails_the_rendition_not_the_stream() {
     assert!(ok, "{v}");
     let out = wait_output(push(&server.rtmp_url("live/cam"), 3, true));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(server.log().contains("transcoding templates will fail until ffmpeg can run"), "warned at start");
     assert!(server.wait_log("transcoding failed", 10), "{}", server.log());
     assert!(server.log().contains("cannot start /nonexistent/ffmpeg"), "{}", server.log());
     assert!(count_frames(&server.http_url("/live/cam.m3u8")).expect("source decodes") > 30);
