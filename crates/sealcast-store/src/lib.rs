@@ -1431,6 +1431,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn postgres_over_tls() {
+        // The test server's certificate is self-signed (Debian's snakeoil): `require` encrypts
+        // without verifying, as libpq's sslmode=require does.
+        let url = testing::fresh_postgres_url().await.expect("database");
+        let s = Store::open(&format!("{url}?sslmode=require")).await.expect("TLS connection");
+        s.meta_set("tls", "yes").await.expect("write");
+        assert_eq!(s.meta_get("tls").await.expect("read").as_deref(), Some("yes"));
+        let ssl: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            .fetch_one(&s.pool)
+            .await
+            .expect("pg_stat_ssl");
+        assert!(ssl, "the connection is encrypted");
+    }
+
+    #[tokio::test]
     async fn file_database_persists_and_reopens() {
         let dir = std::env::temp_dir().join(format!("sealcast-store-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("mkdir");
