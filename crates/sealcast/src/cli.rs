@@ -395,12 +395,8 @@ pub enum TranscodeCommand {
     /// --param VideoBitrate=800` (TemplateType, Height, Width, FPS, VideoBitrate, Gop, Profile,
     /// AudioBitrate).
     Set {
-        #[arg(long)]
-        domain: String,
-        #[arg(long)]
-        app: String,
-        #[arg(long)]
-        template: String,
+        #[command(flatten)]
+        id: TemplateArgs,
         /// A custom template (AddCustomLiveStreamTranscode) instead of a standard one.
         #[arg(long)]
         custom: bool,
@@ -418,19 +414,26 @@ pub enum TranscodeCommand {
     },
     /// Remove a template.
     Remove {
-        #[arg(long)]
-        domain: String,
-        #[arg(long)]
-        app: String,
-        #[arg(long)]
-        template: String,
+        #[command(flatten)]
+        id: TemplateArgs,
     },
+}
+
+/// Which template: `--domain … --app … --template …`.
+#[derive(Debug, Args)]
+pub struct TemplateArgs {
+    #[arg(long)]
+    domain: String,
+    #[arg(long)]
+    app: String,
+    #[arg(long)]
+    template: String,
 }
 
 pub async fn transcode(data: &DataArgs, cmd: TranscodeCommand) -> anyhow::Result<()> {
     let svc = data.service().await?;
     match cmd {
-        TranscodeCommand::Set { domain, app, template, custom, params, encrypt } => {
+        TranscodeCommand::Set { id: TemplateArgs { domain, app, template }, custom, params, encrypt } => {
             let mut map = std::collections::BTreeMap::new();
             for p in &params {
                 let (k, v) = p.split_once('=').with_context(|| format!("--param {p:?}: use Name=Value"))?;
@@ -458,7 +461,7 @@ pub async fn transcode(data: &DataArgs, cmd: TranscodeCommand) -> anyhow::Result
                 println!("{}\t{}\t{}\t{}\tencrypt={enc}", t.app, t.template, t.kind.name(), params.join(","));
             }
         }
-        TranscodeCommand::Remove { domain, app, template } => {
+        TranscodeCommand::Remove { id: TemplateArgs { domain, app, template } } => {
             svc.delete_transcode(&domain, &app, &template).await?;
             println!("removed template {template} of {app} on {domain}");
         }
