@@ -324,16 +324,14 @@ impl Iam {
         Ok(self.store.policies_of_user(user).await?.into_iter().map(|p| p.policy_name).collect())
     }
 
+    /// The parsed policies of a user, for [`evaluate`].
+    pub async fn documents(&self, user: &str) -> Result<Vec<PolicyDocument>, IamError> {
+        self.store.policies_of_user(user).await?.iter().map(|p| PolicyDocument::parse(&p.document)).collect()
+    }
+
     /// Whether `user` may call `action` on every one of `resources`.
     pub async fn authorize(&self, user: &str, action: &str, resources: &[String]) -> Result<Decision, IamError> {
-        let docs = self
-            .store
-            .policies_of_user(user)
-            .await?
-            .iter()
-            .map(|p| PolicyDocument::parse(&p.document))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(evaluate(&docs, action, resources))
+        Ok(evaluate(&self.documents(user).await?, action, resources))
     }
 }
 

@@ -317,7 +317,8 @@ impl Edge {
             Ok(k) => k,
             Err(e) => return text(StatusCode::BAD_REQUEST, format!("invalid key request: {e}")),
         };
-        let ttl = self.hls.encryption(key).map_or(std::time::Duration::from_secs(60), |(_, rotation)| rotation);
+        let current = self.hls.encryption(key);
+        let ttl = current.map_or(std::time::Duration::from_secs(60), |(_, rotation)| rotation);
         let ctx = |mode| key_context(&ku.domain, &key.app, &key.stream, mode);
         if req.method != Method::POST {
             return match self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Aes128), ttl).await {
@@ -354,10 +355,15 @@ impl Edge {
             Ok(pk) => pk,
             Err(e) => return text(StatusCode::BAD_REQUEST, e.to_string()),
         };
-        let mut unwrapped = self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Envelope), ttl).await;
+        // Keys of aes-128 streams may be fetched sealed too. Try the stream's own mode first, so
+        // the usual request is one cache hit, not a failed KMS call before it.
+        let (first, second) = match current {
+            Some((EncryptionMode::Aes128, _)) => (EncryptionMode::Aes128, EncryptionMode::Envelope),
+            _ => (EncryptionMode::Envelope, EncryptionMode::Aes128),
+        };
+        let mut unwrapped = self.keys.unwrap(&ku.ciphertext_blob, &ctx(first), ttl).await;
         if matches!(unwrapped, Err(KmsError::ContextMismatch)) {
-            // Keys of aes-128 streams may be fetched sealed too.
-            unwrapped = self.keys.unwrap(&ku.ciphertext_blob, &ctx(EncryptionMode::Aes128), ttl).await;
+            unwrapped = self.keys.unwrap(&ku.ciphertext_blob, &ctx(second), ttl).await;
         }
         let content_key = match unwrapped {
             Ok(k) if k.len() == 16 => k,

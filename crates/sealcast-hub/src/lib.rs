@@ -407,11 +407,6 @@ impl Subscription {
         self.rx.recv().await
     }
 
-    /// Polls for the next item (for consumers that are themselves polled, like HTTP bodies).
-    pub fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Delivery>> {
-        self.rx.poll_recv(cx)
-    }
-
     pub fn info(&self) -> &Arc<PublishInfo> {
         &self.info
     }

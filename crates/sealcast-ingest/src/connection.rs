@@ -12,26 +12,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+use sealcast_media::frame::TimestampExtender;
+
 use crate::admission::Admission;
 use crate::IngestConfig;
-
-/// Extends RTMP's 32-bit millisecond timestamps to 64 bits (wrap after ~49.7 days), tolerating
-/// the small backwards steps interleaved audio and video make.
-#[derive(Debug, Default)]
-struct TimestampExtender {
-    last: Option<(u32, u64)>,
-}
-
-impl TimestampExtender {
-    fn extend(&mut self, ts: u32) -> u64 {
-        let ext = match self.last {
-            None => ts as u64,
-            Some((raw, ext)) => (ext as i64 + ts.wrapping_sub(raw) as i32 as i64).max(0) as u64,
-        };
-        self.last = Some((ts, ext));
-        ext
-    }
-}
 
 struct Publishing {
     publisher: Publisher,
@@ -209,27 +193,5 @@ impl Connection {
         }
         let ts = p.ts.extend(timestamp);
         p.publisher.send(MediaFrame::new(kind, ts, data));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_extend_past_wrap_and_tolerate_small_steps_back() {
-        let mut t = TimestampExtender::default();
-        assert_eq!(t.extend(1000), 1000);
-        assert_eq!(t.extend(980), 980);
-        // Walk up to the wrap in realistic steps, then across it.
-        let mut raw = 980u32;
-        let mut ext = 980u64;
-        while raw < u32::MAX - 40 {
-            let step = (u32::MAX - 40 - raw).min(1 << 30);
-            raw += step;
-            ext += step as u64;
-            assert_eq!(t.extend(raw), ext);
-        }
-        assert_eq!(t.extend(raw.wrapping_add(100)), ext + 100, "crosses the 32-bit wrap");
     }
 }

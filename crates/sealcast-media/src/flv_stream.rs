@@ -27,6 +27,16 @@ pub fn tag_type(kind: FrameKind) -> u8 {
     }
 }
 
+/// The frame kind of an FLV tag type (the inverse of [`tag_type`]); `None` for other tags.
+pub fn frame_kind(tag_type: u8) -> Option<FrameKind> {
+    match tag_type {
+        TAG_AUDIO => Some(FrameKind::Audio),
+        TAG_VIDEO => Some(FrameKind::Video),
+        TAG_SCRIPT => Some(FrameKind::Script),
+        _ => None,
+    }
+}
+
 /// The 11-byte header of a tag with a body of `body_len` bytes. Timestamps are milliseconds,
 /// written as FLV's 24 bits plus an extension byte (wrapping after ~49 days).
 pub fn tag_header(tag_type: u8, timestamp: u64, body_len: usize) -> Result<[u8; 11], MediaError> {
@@ -126,6 +136,14 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+
+    #[test]
+    fn tag_types_and_frame_kinds_are_inverses() {
+        for kind in [FrameKind::Audio, FrameKind::Video, FrameKind::Script] {
+            assert_eq!(frame_kind(tag_type(kind)), Some(kind));
+        }
+        assert_eq!(frame_kind(7), None);
+    }
 
     #[test]
     fn writes_and_reads_back() {

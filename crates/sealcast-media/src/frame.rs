@@ -51,6 +51,24 @@ impl MediaFrame {
     }
 }
 
+/// Extends 32-bit millisecond timestamps (RTMP messages, FLV tags) to 64 bits (wrap after ~49.7 days), tolerating
+/// the small backwards steps interleaved audio and video make.
+#[derive(Debug, Default)]
+pub struct TimestampExtender {
+    last: Option<(u32, u64)>,
+}
+
+impl TimestampExtender {
+    pub fn extend(&mut self, ts: u32) -> u64 {
+        let ext = match self.last {
+            None => ts as u64,
+            Some((raw, ext)) => (ext as i64 + ts.wrapping_sub(raw) as i32 as i64).max(0) as u64,
+        };
+        self.last = Some((ts, ext));
+        ext
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +85,22 @@ mod tests {
         assert!(ash.sequence_header);
         let empty = MediaFrame::new(FrameKind::Video, 0, Bytes::new());
         assert!(!empty.keyframe && !empty.sequence_header);
+    }
+
+    #[test]
+    fn timestamps_extend_past_wrap_and_tolerate_small_steps_back() {
+        let mut t = TimestampExtender::default();
+        assert_eq!(t.extend(1000), 1000);
+        assert_eq!(t.extend(980), 980);
+        // Walk up to the wrap in realistic steps, then across it.
+        let mut raw = 980u32;
+        let mut ext = 980u64;
+        while raw < u32::MAX - 40 {
+            let step = (u32::MAX - 40 - raw).min(1 << 30);
+            raw += step;
+            ext += step as u64;
+            assert_eq!(t.extend(raw), ext);
+        }
+        assert_eq!(t.extend(raw.wrapping_add(100)), ext + 100, "crosses the 32-bit wrap");
     }
 }

@@ -465,12 +465,7 @@ impl Store {
             .bind(key_id)
             .execute(&self.pool)
             .await;
-        match r {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(format!("alias {alias}")))
-            }
-            other => other.map(|_| ()).map_err(StoreError::from),
-        }
+        unique(r, || format!("alias {alias}"))
     }
 
     pub async fn kms_resolve_alias(&self, alias: &str) -> Result<Option<String>, StoreError> {
@@ -493,12 +488,7 @@ impl Store {
             .bind(d.created_at)
             .execute(&mut *tx)
             .await;
-        match r {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(StoreError::Conflict(format!("domain {}", d.name)))
-            }
-            other => other?,
-        };
+        unique(r, || format!("domain {}", d.name))?;
         bump_generation(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -559,12 +549,7 @@ impl Store {
         .bind(r.created_at)
         .execute(&self.pool)
         .await;
-        match res {
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                Err(StoreError::NotFound(format!("domain {}", r.domain)))
-            }
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        foreign_key(res, || format!("domain {}", r.domain))
     }
 
     pub async fn encryption_get(&self, domain: &str, app: &str) -> Result<Option<StreamEncryptionRecord>, StoreError> {
@@ -612,12 +597,7 @@ impl Store {
                 .bind(k.created_at)
                 .execute(&self.pool)
                 .await;
-        match r {
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(StoreError::Conflict(format!("access key {}", k.access_key_id)))
-            }
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        unique(r, || format!("access key {}", k.access_key_id))
     }
 
     pub async fn access_key_get(&self, id: &str) -> Result<Option<AccessKeyRecord>, StoreError> {
@@ -949,12 +929,7 @@ impl Store {
         .bind(t.created_at)
         .execute(&self.pool)
         .await;
-        match r {
-            Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => {
-                Err(StoreError::NotFound(format!("domain {}", t.domain)))
-            }
-            other => other.map(|_| ()).map_err(Into::into),
-        }
+        foreign_key(r, || format!("domain {}", t.domain))
     }
 
     /// The templates of a domain (every domain when `None`).
@@ -1068,6 +1043,14 @@ fn block_row(r: &AnyRow) -> Result<StreamBlockRecord, StoreError> {
         resume_at: r.try_get(3)?,
         created_at: r.try_get(4)?,
     })
+}
+
+/// Maps a foreign-key violation (the referenced row is missing) to [`StoreError::NotFound`].
+fn foreign_key<T>(r: Result<T, sqlx::Error>, what: impl FnOnce() -> String) -> Result<(), StoreError> {
+    match r {
+        Err(sqlx::Error::Database(e)) if e.is_foreign_key_violation() => Err(StoreError::NotFound(what())),
+        other => other.map(|_| ()).map_err(Into::into),
+    }
 }
 
 /// Maps a unique violation to [`StoreError::Conflict`].

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use sealcast_hub::{Delivery, Hub, HubConsumer, LagPolicy, PublishInfo, StreamKey, Subscription};
 use sealcast_media::flv_stream::{self, FlvReader};
-use sealcast_media::frame::{FrameKind, MediaFrame};
+use sealcast_media::frame::{MediaFrame, TimestampExtender};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
@@ -172,33 +172,6 @@ impl HubConsumer for Transcoder {
     }
 }
 
-/// Tag type of an FLV tag from ffmpeg.
-fn frame_kind(tag_type: u8) -> Option<FrameKind> {
-    match tag_type {
-        8 => Some(FrameKind::Audio),
-        9 => Some(FrameKind::Video),
-        18 => Some(FrameKind::Script),
-        _ => None,
-    }
-}
-
-/// Extends ffmpeg's 32-bit FLV timestamps past their wrap.
-#[derive(Debug, Default)]
-struct Unwrap {
-    last: u32,
-    high: u64,
-}
-
-impl Unwrap {
-    fn next(&mut self, ts: u32) -> u64 {
-        if ts < self.last && self.last - ts > 1 << 31 {
-            self.high += 1 << 32;
-        }
-        self.last = ts;
-        self.high + u64::from(ts)
-    }
-}
-
 /// The last `MAX_STDERR` bytes ffmpeg wrote: its final, fatal message is at the end.
 const MAX_STDERR: usize = 8 << 10;
 
@@ -273,7 +246,7 @@ impl Transcoder {
             String::from_utf8_lossy(&tail).trim().to_string()
         });
         let mut reader = FlvReader::new();
-        let mut unwrap = Unwrap::default();
+        let mut timestamps = TimestampExtender::default();
         let mut buf = vec![0u8; 64 << 10];
         // Published on ffmpeg's first tag: a rendition that never starts is never listed.
         let mut publisher: Option<sealcast_hub::Publisher> = None;
@@ -301,7 +274,7 @@ impl Transcoder {
                     Ok(None) => break,
                     Err(e) => break 'job Err(format!("ffmpeg's output is not FLV: {e}")),
                 };
-                let Some(kind) = frame_kind(tag.tag_type) else { continue };
+                let Some(kind) = flv_stream::frame_kind(tag.tag_type) else { continue };
                 if publisher.is_none() {
                     match self.publish_output(info, output, job).await {
                         Ok(p) => publisher = Some(p),
@@ -309,7 +282,7 @@ impl Transcoder {
                     }
                 }
                 if let Some(p) = &publisher {
-                    p.send(MediaFrame::new(kind, unwrap.next(tag.timestamp), tag.body));
+                    p.send(MediaFrame::new(kind, timestamps.extend(tag.timestamp), tag.body));
                 }
             }
         };
@@ -359,13 +332,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn outputs_and_timestamps() {
+    fn output_names() {
         assert_eq!(output_key(&StreamKey::new("live", "cam"), "lld"), StreamKey::new("live", "cam_lld"));
-        let mut u = Unwrap::default();
-        assert_eq!(u.next(10), 10);
-        assert_eq!(u.next(u32::MAX - 5), u64::from(u32::MAX - 5));
-        assert_eq!(u.next(3), (1u64 << 32) + 3, "wraps forward");
-        assert_eq!(frame_kind(9), Some(FrameKind::Video));
-        assert_eq!(frame_kind(7), None);
     }
 }

@@ -99,13 +99,10 @@ impl sealcast_transcode::TranscodePlan for TemplatePlan {
             .into_iter()
             .filter(|t| t.app == source.key.app)
             .filter_map(|t| {
-                let r = match t.kind {
-                    sealcast_domains::TemplateKind::Standard => sealcast_transcode::Rendition::standard(&t.template),
-                    sealcast_domains::TemplateKind::Custom => {
-                        sealcast_transcode::Rendition::custom(&t.template, &t.params)
-                    }
-                };
-                r.map_err(|e| tracing::warn!(stream = %source.key, error = %e, "transcoding template skipped")).ok()
+                let custom = t.kind == sealcast_domains::TemplateKind::Custom;
+                sealcast_transcode::check_template(&t.template, custom, &t.params)
+                    .map_err(|e| tracing::warn!(stream = %source.key, error = %e, "transcoding template skipped"))
+                    .ok()
             })
             .collect()
     }

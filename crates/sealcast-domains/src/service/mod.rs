@@ -199,7 +199,6 @@ impl DomainService {
         self.save_config(&d, &cfg).await
     }
 
-    /// Resets one function to its defaults.
     /// Applies several functions to a domain at once: all of them or, on any error, none.
     pub async fn set_functions(
         &self,
@@ -214,6 +213,7 @@ impl DomainService {
         self.save_config(&d, &cfg).await
     }
 
+    /// Resets one function to its defaults.
     pub async fn delete_function(&self, domain: &str, function: &str) -> Result<(), DomainError> {
         let (d, rec) = self.record(domain).await?;
         let mut cfg = Self::parse_config(&rec)?;
