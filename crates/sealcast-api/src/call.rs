@@ -60,6 +60,46 @@ impl Call {
     }
 }
 
+/// The page a list call asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// From 1.
+    pub number: usize,
+    pub size: usize,
+}
+
+impl Paging {
+    /// The items of this page.
+    pub fn slice<'a, T>(&self, items: &'a [T]) -> impl Iterator<Item = &'a T> {
+        items.iter().skip((self.number - 1).saturating_mul(self.size)).take(self.size)
+    }
+}
+
+impl Call {
+    /// Reads the page number (`number_param`, from 1, default 1) and size (`size_param`,
+    /// 1..=`max`, default `default`).
+    pub fn paging(
+        &self,
+        number_param: &'static str,
+        size_param: &'static str,
+        default: usize,
+        max: usize,
+    ) -> Result<Paging, ApiError> {
+        let parse = |name: &'static str, range: std::ops::RangeInclusive<usize>, rule: String| match self.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid(name, rule)),
+        };
+        let number = parse(number_param, 1..=usize::MAX, "must be 1 or more".into())?.unwrap_or(1);
+        let size = parse(size_param, 1..=max, format!("must be 1 to {max}"))?.unwrap_or(default);
+        Ok(Paging { number, size })
+    }
+}
+
 /// What arrived on the wire.
 #[derive(Debug)]
 pub struct RawRequest<'a> {
@@ -357,6 +397,31 @@ mod tests {
             RawRequest { method: "POST", path: "/", query: "", headers, body: b"KeyId=alias%2Fy&NumberOfBytes=16" };
         let e = authenticate(&tampered, &keys, &nonces, NOW).await.expect_err("the body hash no longer matches");
         assert_eq!(e.code, "SignatureDoesNotMatch");
+    }
+
+    #[test]
+    fn paging_parameters() {
+        let call = |pairs: &[(&str, &str)]| Call {
+            access_key_id: "AK".into(),
+            user: "u".into(),
+            action: "ListKeys".into(),
+            version: "2016-01-20".into(),
+            params: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        };
+        let p = call(&[]).paging("PageNumber", "PageSize", 10, 100).expect("defaults");
+        assert_eq!(p, Paging { number: 1, size: 10 });
+        let p = call(&[("PageNumber", "2"), ("PageSize", "3")]).paging("PageNumber", "PageSize", 10, 100).expect("ok");
+        assert_eq!(p.slice(&[1, 2, 3, 4, 5, 6, 7]).copied().collect::<Vec<_>>(), vec![4, 5, 6]);
+        assert_eq!(p.slice(&[1, 2]).count(), 0, "past the end is empty");
+        for (k, v, why) in [
+            ("PageSize", "101", "1 to 100"),
+            ("PageSize", "0", "1 to 100"),
+            ("PageNumber", "0", "1 or more"),
+            ("PageNumber", "x", "1 or more"),
+        ] {
+            let e = call(&[(k, v)]).paging("PageNumber", "PageSize", 10, 100).expect_err(v);
+            assert!(e.code == "InvalidParameter" && e.message.contains(k) && e.message.contains(why), "{e:?}");
+        }
     }
 
     #[test]

@@ -94,24 +94,9 @@ fn arn(key_id: &str) -> String {
 /// `PageNumber` (from 1) and `PageSize` (1..=100, default 10) applied to `items`, with the
 /// paging fields of the response.
 pub(crate) fn page<T: Clone>(call: &Call, items: &[T]) -> Result<(Vec<T>, Value), ApiError> {
-    let number = match call.get("PageNumber") {
-        None => 1,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| ApiError::invalid("PageNumber", "must be 1 or more"))?,
-    };
-    let size = match call.get("PageSize") {
-        None => 10,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| ApiError::invalid("PageSize", "must be 1 to 100"))?,
-    };
-    let slice = items.iter().skip((number - 1).saturating_mul(size)).take(size).cloned().collect();
-    Ok((slice, json!({"TotalCount": items.len(), "PageNumber": number, "PageSize": size})))
+    let p = call.paging("PageNumber", "PageSize", 10, 100)?;
+    let slice = p.slice(items).cloned().collect();
+    Ok((slice, json!({"TotalCount": items.len(), "PageNumber": p.number, "PageSize": p.size})))
 }
 
 pub(crate) fn with_paging(mut body: Value, paging: Value) -> Value {

@@ -296,27 +296,10 @@ pub async fn dispatch(ctx: LiveContext<'_>, call: &Call) -> Result<Value, ApiErr
                 let strict = call.get("QueryType") == Some("strict");
                 online.retain(|s| if strict { s.stream == stream } else { s.stream.contains(stream) });
             }
-            let size = match call.get("PageSize") {
-                None => 2000,
-                Some(v) => v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=3000).contains(n))
-                    .ok_or_else(|| ApiError::invalid("PageSize", "must be 1 to 3000"))?,
-            };
-            let num = match call.get("PageNum") {
-                None => 1,
-                Some(v) => v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| ApiError::invalid("PageNum", "must be 1 or more"))?,
-            };
+            let page = call.paging("PageNum", "PageSize", 2000, 3000)?;
             let total = online.len();
-            let rows: Vec<Value> = online
-                .iter()
-                .skip((num - 1).saturating_mul(size))
-                .take(size)
+            let rows: Vec<Value> = page
+                .slice(&online)
                 .map(|s| {
                     json!({
                         "DomainName": s.domain,
@@ -333,10 +316,10 @@ pub async fn dispatch(ctx: LiveContext<'_>, call: &Call) -> Result<Value, ApiErr
                 .collect();
             Ok(json!({
                 "OnlineInfo": {"LiveStreamOnlineInfo": rows},
-                "PageNum": num,
-                "PageSize": size,
+                "PageNum": page.number,
+                "PageSize": page.size,
                 "TotalNum": total,
-                "TotalPage": total.div_ceil(size),
+                "TotalPage": total.div_ceil(page.size),
             }))
         }
         "ForbidLiveStream" => {
